@@ -1,0 +1,24 @@
+"""Shared fixtures: a clean environment for every test and anyio on asyncio."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+#: Variables that change behaviour; tests start with none of them and set what they need.
+_OUR_VARS = ("HMS_", "HMS_RECORDINGS_")
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith(_OUR_VARS):
+            monkeypatch.delenv(name, raising=False)
+    yield
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
