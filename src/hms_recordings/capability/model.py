@@ -1,0 +1,250 @@
+"""The typed model of a capability file, as this runtime understands it after lenient reading.
+
+Everything here is immutable and built once by :mod:`hms_recordings.capability.loader`; the runtime compiles it further
+(templates, schemas, JSONPath) so that nothing is parsed per call. Field names follow the format where they can;
+``x_*`` fields hold this project's documented ``x-`` extensions (see ``docs/capability-format.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Aggregate",
+    "AggregateFunction",
+    "Authentication",
+    "Binding",
+    "Capability",
+    "ConsumedApi",
+    "ConsumedParam",
+    "ExposedMcp",
+    "ExposedRest",
+    "ExposedSkill",
+    "Hints",
+    "Operation",
+    "OutputSpec",
+    "Prompt",
+    "RestOperation",
+    "RestResource",
+    "Step",
+    "StepMapping",
+    "Tool",
+    "ToolParam",
+]
+
+JsonSchema = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Binding:
+    namespace: str
+    keys: dict[str, str]  # variable name -> provider key (an environment variable, or a key in ``location``)
+    location: str | None = None
+    optional: frozenset[str] = frozenset()  # x-optional: variables that may be absent without stopping start-up
+
+
+@dataclass(frozen=True)
+class ConsumedParam:
+    name: str
+    location: str  # path | query | header | cookie | body | environment
+    value: str | None = None  # a template; when set, the parameter is not taken from the arguments
+    type: str | None = None  # lenient: not alpha2, but the 100ms files say it and we honour it
+    required: bool = False
+    description: str = ""
+    schema: JsonSchema = field(default_factory=dict)  # x-schema
+
+
+@dataclass(frozen=True)
+class Authentication:
+    type: str  # bearer | basic | apikey | digest | none
+    token: str | None = None  # bearer (``value`` read as ``token``)
+    username: str | None = None
+    password: str | None = None
+    key: str | None = None  # apikey header or query name
+    value: str | None = None  # apikey value
+    placement: str = "header"  # apikey: header | query
+    provider: str | None = None  # x-provider: a named credential provider (e.g. ``hms-management``)
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One output parameter: a JSONPath ``mapping`` (or static ``value``/``const``) with nested properties/items."""
+
+    type: str = "object"
+    name: str | None = None
+    mapping: str | None = None
+    value: Any = None
+    const: Any = None
+    has_const: bool = False
+    properties: dict[str, OutputSpec] | None = None
+    items: OutputSpec | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Operation:
+    namespace: str
+    name: str
+    method: str
+    path: str
+    description: str = ""
+    params: tuple[ConsumedParam, ...] = ()
+    body: Any = None  # the ``body:`` template (typed RequestBody or raw), if any
+    output_format: str = "json"
+    outputs: tuple[OutputSpec, ...] = ()  # consumed outputParameters (used by orchestration steps)
+    idempotent: bool | None = None  # x-idempotent: safe to repeat although not a GET
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}.{self.name}"
+
+
+@dataclass(frozen=True)
+class ConsumedApi:
+    namespace: str
+    base_uri: str
+    operations: dict[str, Operation]
+    authentication: Authentication | None = None
+    params: tuple[ConsumedParam, ...] = ()  # consumes-level parameters (static headers on every request)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Hints:
+    read_only: bool | None = None
+    destructive: bool | None = None
+    idempotent: bool | None = None
+    open_world: bool | None = None
+
+
+@dataclass(frozen=True)
+class ToolParam:
+    name: str
+    type: str = "string"
+    description: str = ""
+    required: bool = True
+    schema: JsonSchema = field(default_factory=dict)  # x-schema: extra JSON Schema keywords merged into the property
+
+
+@dataclass(frozen=True)
+class StepMapping:
+    target: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str  # call | lookup | script
+    name: str
+    call: str | None = None
+    with_: dict[str, Any] = field(default_factory=dict)
+    index: str | None = None
+    match: str | None = None
+    lookup_value: str | None = None
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    label: str | None = None
+    call: str | None = None
+    with_: dict[str, Any] = field(default_factory=dict)
+    params: tuple[ToolParam, ...] | None = None  # None: derive from ``with`` and the operation
+    hints: Hints = Hints()
+    outputs: tuple[OutputSpec, ...] = ()
+    steps: tuple[Step, ...] = ()
+    mappings: tuple[StepMapping, ...] = ()
+    ref: str | None = None
+    handler: str | None = None  # x-handler: a registered handler that wraps the call
+    output_schema: JsonSchema | None = None  # x-output-schema
+    toolset: str | None = None  # x-toolset
+    options: dict[str, Any] = field(default_factory=dict)  # x-options: handler settings (plain data)
+    yaml_path: tuple[str | int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Prompt:
+    name: str
+    label: str
+    description: str
+    arguments: tuple[ToolParam, ...] = ()
+    template: tuple[tuple[str, str], ...] = ()  # (role, content)
+
+
+@dataclass(frozen=True)
+class ExposedMcp:
+    namespace: str
+    transport: str = "http"
+    address: str = "127.0.0.1"
+    port: int = 9090
+    description: str = ""
+    tools: tuple[Tool, ...] = ()
+    prompts: tuple[Prompt, ...] = ()
+    resources: tuple[dict[str, Any], ...] = ()  # kept as data; the MCP face reads what it serves
+
+
+@dataclass(frozen=True)
+class RestOperation:
+    method: str
+    tool: Tool  # a REST operation is served through the same invocation path as an MCP tool
+
+
+@dataclass(frozen=True)
+class RestResource:
+    path: str
+    name: str
+    description: str
+    operations: tuple[RestOperation, ...]
+
+
+@dataclass(frozen=True)
+class ExposedRest:
+    namespace: str
+    port: int
+    address: str = "127.0.0.1"
+    resources: tuple[RestResource, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExposedSkill:
+    name: str
+    description: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AggregateFunction:
+    name: str
+    description: str
+    tool: Tool  # the function's call/with/steps/outputs, shaped as a tool so it runs through the same path
+    safe: bool | None = None
+    idempotent: bool | None = None
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    namespace: str
+    label: str
+    functions: dict[str, AggregateFunction]
+
+
+@dataclass(frozen=True)
+class Capability:
+    file: str
+    label: str
+    description: str
+    binds: tuple[Binding, ...]
+    consumes: dict[str, ConsumedApi]
+    mcp: tuple[ExposedMcp, ...] = ()
+    rest: tuple[ExposedRest, ...] = ()
+    skills: tuple[ExposedSkill, ...] = ()
+    aggregates: dict[str, Aggregate] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+
+    def operation(self, key: str) -> Operation | None:
+        namespace, _, name = key.partition(".")
+        api = self.consumes.get(namespace)
+        return api.operations.get(name) if api else None

@@ -1,0 +1,149 @@
+"""Server configuration: one typed object, built once at the CLI edge.
+
+Precedence, highest first: command-line flag > environment variable (prefix ``HMS_RECORDINGS_``) > the capability
+file (``address``, ``port``, ``transport`` of its MCP expose) > built-in default. ``tests/test_config.py`` checks it.
+
+| setting    | flag          | environment                    | file                  | default     |
+|------------|---------------|--------------------------------|-----------------------|-------------|
+| transport  | --transport   | HMS_RECORDINGS_TRANSPORT       | exposes[mcp].transport| http        |
+| host       | --host        | HMS_RECORDINGS_HOST            | exposes[mcp].address  | 127.0.0.1   |
+| port       | --port        | HMS_RECORDINGS_PORT            | exposes[mcp].port     | 9090        |
+| rest port  | --rest-port   | HMS_RECORDINGS_REST_PORT       | exposes[rest].port    | (none)      |
+| read-only  | --read-only   | HMS_RECORDINGS_READ_ONLY=1     | -                     | off         |
+| tools      | --tools a,b   | HMS_RECORDINGS_TOOLS=a,b       | -                     | all         |
+| auth token | -             | HMS_RECORDINGS_AUTH_TOKEN      | -                     | none        |
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from hms_recordings.capability.model import Capability
+from hms_recordings.errors import ConfigError
+
+__all__ = ["ENV_PREFIX", "ServeConfig", "is_loopback", "parse_upstreams"]
+
+ENV_PREFIX = "HMS_RECORDINGS_"
+TRANSPORTS = ("http", "stdio")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_upstreams(values: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values or []:
+        namespace, sep, url = item.partition("=")
+        if not sep or not namespace or not url.startswith(("http://", "https://")):
+            raise ConfigError(f"--upstream {item!r} must look like NAMESPACE=http(s)://host/prefix")
+        out[namespace] = url.rstrip("/")
+    return out
+
+
+def _flag_bool(value: str | None) -> bool | None:
+    if value is None or value == "":
+        return None
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"cannot read {value!r} as a boolean (use 1/0, true/false)")
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    transport: str = "http"
+    host: str = "127.0.0.1"
+    port: int = 9090
+    rest_port: int | None = None
+    read_only: bool = False
+    tools: tuple[str, ...] | None = None
+    upstreams: dict[str, str] = field(default_factory=dict)
+    emulator: bool = False
+    auth_token: str | None = None
+    insecure: bool = False
+    stateless: bool = False
+    json_response: bool = False
+    log_level: str = "WARNING"
+    json_logs: bool = False
+
+    def __repr__(self) -> str:  # the inbound token must not appear in logs or tracebacks
+        token = "'***'" if self.auth_token else "None"
+        return (f"ServeConfig(transport={self.transport!r}, host={self.host!r}, port={self.port}, "
+                f"rest_port={self.rest_port}, read_only={self.read_only}, tools={self.tools}, "
+                f"emulator={self.emulator}, auth_token={token}, insecure={self.insecure})")
+
+    @classmethod
+    def build(
+        cls,
+        capability: Capability | None,
+        *,
+        flags: Mapping[str, object],
+        env: Mapping[str, str] | None = None,
+    ) -> ServeConfig:
+        """Merge flags (``None`` = not given), environment and the file's MCP expose, then check the result."""
+        env = os.environ if env is None else env
+        expose = capability.mcp[0] if capability and capability.mcp else None
+        rest = capability.rest[0] if capability and capability.rest else None
+
+        def pick(name: str, env_name: str, from_file: object, default: object) -> object:
+            flag = flags.get(name)
+            if flag is not None:
+                return flag
+            raw = env.get(ENV_PREFIX + env_name)
+            if raw:
+                return raw
+            return from_file if from_file is not None else default
+
+        transport = str(pick("transport", "TRANSPORT", expose.transport if expose else None, "http"))
+        if transport not in TRANSPORTS:
+            raise ConfigError(f"transport {transport!r} is not one of {', '.join(TRANSPORTS)}")
+        host = str(pick("host", "HOST", expose.address if expose else None, "127.0.0.1"))
+        try:
+            port = int(str(pick("port", "PORT", expose.port if expose else None, 9090)))
+            rest_raw = pick("rest_port", "REST_PORT", rest.port if rest else None, None)
+            rest_port = None if rest_raw is None else int(str(rest_raw))
+        except ValueError as exc:
+            raise ConfigError(f"a port must be a number: {exc}") from None
+        read_only = flags.get("read_only") or _flag_bool(env.get(ENV_PREFIX + "READ_ONLY")) or False
+        tools_raw = flags.get("tools") or env.get(ENV_PREFIX + "TOOLS")
+        tools = tuple(t.strip() for t in str(tools_raw).split(",") if t.strip()) if tools_raw else None
+        config = cls(
+            transport=transport,
+            host=host,
+            port=port,
+            rest_port=rest_port,
+            read_only=bool(read_only),
+            tools=tools,
+            upstreams=parse_upstreams(flags.get("upstream")),  # type: ignore[arg-type]
+            emulator=bool(flags.get("emulator")),
+            auth_token=env.get(ENV_PREFIX + "AUTH_TOKEN") or None,
+            insecure=bool(flags.get("insecure")),
+            stateless=bool(flags.get("stateless")),
+            json_response=bool(flags.get("json_response")),
+            log_level=str(flags.get("log_level") or env.get(ENV_PREFIX + "LOG_LEVEL") or "WARNING").upper(),
+            json_logs=bool(flags.get("json_logs")) or bool(_flag_bool(env.get(ENV_PREFIX + "JSON_LOGS"))),
+        )
+        config.check()
+        return config
+
+    def check(self) -> None:
+        if not 0 <= self.port <= 65535 or (self.rest_port is not None and not 0 <= self.rest_port <= 65535):
+            raise ConfigError("ports must be between 0 and 65535")
+        if self.transport == "http" and not is_loopback(self.host) and not self.auth_token and not self.insecure:
+            raise ConfigError(
+                f"refusing to listen on {self.host} without inbound authentication: set HMS_RECORDINGS_AUTH_TOKEN "
+                "(clients then send 'Authorization: Bearer <token>'), or pass --insecure if a proxy in front of this "
+                "server authenticates callers"
+            )
+        if self.emulator and self.upstreams:
+            raise ConfigError("--emulator and --upstream both choose the upstream; pass one of them")

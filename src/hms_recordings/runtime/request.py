@@ -1,0 +1,225 @@
+"""Turn a tool's arguments into an upstream HTTP request, with every template compiled at load time.
+
+``with`` (rule 4): ``<prefix>.<name>`` with a known prefix is a reference to argument ``name``; other strings are
+templates; numbers are literals. An unresolved reference never overwrites an argument.
+
+Paths (rule 3): ``{x}`` and ``{{x}}`` are both placeholders. Each value is checked (no ``/``, ``\\``, ``..``, ``?``,
+``#``, ``%``, control characters, nothing that Unicode normalisation turns into one of those) and percent-encoded, so a
+value can never leave its path segment. Failures are :class:`ToolInputError` raised before anything is sent.
+
+Body (rule 5): an operation ``body:`` template wins; else an ``in: body`` parameter named ``body`` is the whole JSON
+body; else the ``in: body`` parameters are collected into one JSON object.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from hms_recordings.capability.loader import SEED_ALIASES
+from hms_recordings.capability.model import ConsumedParam, Operation
+from hms_recordings.capability.templates import MISSING, Scope, Template
+from hms_recordings.errors import CapabilityError, ToolInputError
+
+__all__ = ["ArgRef", "PreparedRequest", "RequestPlan", "WithPlan", "check_path_value"]
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}|\{([A-Za-z0-9_.-]+)\}")
+_FORBIDDEN = re.compile(r"[/\\?#%\x00-\x1f\x7f]")
+_MAX_PATH_VALUE = 512
+
+
+def check_path_value(name: str, value: Any) -> str:
+    """Return ``value`` as a safe, percent-encoded path segment, or raise :class:`ToolInputError`."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ToolInputError(f"`{name}` must be a string", [name])
+    text = str(value)
+    if not text:
+        raise ToolInputError(f"`{name}` must not be empty", [name])
+    if len(text) > _MAX_PATH_VALUE:
+        raise ToolInputError(f"`{name}` is too long ({len(text)} characters, at most {_MAX_PATH_VALUE})", [name])
+    for form in (text, unicodedata.normalize("NFKC", text)):
+        if _FORBIDDEN.search(form) or form in (".", "..") or ".." in form:
+            raise ToolInputError(
+                f"`{name}` contains characters that are not allowed in a path segment (/, \\, .., ?, #, %, or a control "
+                "character)",
+                [name],
+            )
+    return quote(text, safe="")
+
+
+@dataclass(frozen=True)
+class ArgRef:
+    name: str
+
+
+@dataclass(frozen=True)
+class WithPlan:
+    """The compiled ``with`` block of a tool: target parameter -> argument reference, template or literal."""
+
+    entries: tuple[tuple[str, ArgRef | Template | Any], ...]
+
+    @classmethod
+    def compile(cls, with_: dict[str, Any], expose_namespace: str) -> WithPlan:
+        prefixes = SEED_ALIASES | {expose_namespace}
+        entries: list[tuple[str, ArgRef | Template | Any]] = []
+        for key, raw in with_.items():
+            if isinstance(raw, str):
+                prefix, dot, name = raw.partition(".")
+                if dot and prefix in prefixes and name and "{{" not in raw:
+                    entries.append((key, ArgRef(name)))
+                else:
+                    entries.append((key, Template.compile(raw)))
+            else:
+                entries.append((key, raw))
+        return cls(tuple(entries))
+
+    def references(self) -> dict[str, str]:
+        """Operation parameter -> tool argument name, for schema derivation."""
+        return {key: src.name for key, src in self.entries if isinstance(src, ArgRef)}
+
+    def apply(self, args: dict[str, Any], scope: Scope) -> dict[str, Any]:
+        params = dict(args)
+        for key, src in self.entries:
+            if isinstance(src, ArgRef):
+                value = args.get(src.name, MISSING)
+            elif isinstance(src, Template):
+                value = src.value(scope) if not src.missing(scope) else MISSING
+            else:
+                value = src
+            if value is not MISSING and value is not None:
+                params[key] = value
+        return params
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    method: str
+    path: str  # relative to the API's base URI, already encoded
+    query: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, str], ...]
+    json_body: Any = None
+    has_body: bool = False
+
+
+def _as_query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class RequestPlan:
+    operation: Operation
+    path_parts: tuple[str | tuple[str], ...]  # literal text, or (placeholder name,)
+    query: tuple[tuple[ConsumedParam, Template | None], ...]
+    headers: tuple[tuple[ConsumedParam, Template | None], ...]
+    body_params: tuple[ConsumedParam, ...]
+    body_template: Any
+
+    @classmethod
+    def compile(cls, operation: Operation, static_headers: tuple[ConsumedParam, ...] = ()) -> RequestPlan:
+        parts: list[str | tuple[str]] = []
+        cursor = 0
+        for match in _PLACEHOLDER.finditer(operation.path):
+            parts.append(operation.path[cursor : match.start()])
+            parts.append((match.group(1) or match.group(2),))
+            cursor = match.end()
+        parts.append(operation.path[cursor:])
+        if "?" in operation.path:
+            raise CapabilityError(f"operation {operation.key}: path {operation.path!r} must not contain `?`; "
+                                  "declare query parameters with `in: query`")
+
+        def compiled(location: str, params: tuple[ConsumedParam, ...]) -> tuple[tuple[ConsumedParam, Template | None], ...]:
+            return tuple((p, Template.compile(p.value) if p.value is not None else None)
+                         for p in params if p.location == location)
+
+        all_params = (*static_headers, *operation.params)
+        return cls(
+            operation=operation,
+            path_parts=tuple(p for p in parts if p != ""),
+            query=compiled("query", all_params),
+            headers=compiled("header", all_params),
+            body_params=tuple(p for p in operation.params if p.location == "body"),
+            body_template=_compile_tree(_body_data(operation.body)) if operation.body is not None else None,
+        )
+
+    @property
+    def path_names(self) -> tuple[str, ...]:
+        return tuple(p[0] for p in self.path_parts if isinstance(p, tuple))
+
+    def build(self, params: dict[str, Any], scope: Scope) -> PreparedRequest:
+        path = []
+        for part in self.path_parts:
+            if isinstance(part, tuple):
+                name = part[0]
+                if name not in params or params[name] is None:
+                    raise ToolInputError(f"`{name}` is required (it fills the path {self.operation.path})", [name])
+                path.append(check_path_value(name, params[name]))
+            else:
+                path.append(part)
+        query = [(p.name, _as_query_value(v)) for p, v in self._values(self.query, params, scope)]
+        headers = []
+        for p, v in self._values(self.headers, params, scope):
+            text = _as_query_value(v)
+            if "\r" in text or "\n" in text:
+                raise ToolInputError(f"`{p.name}` must not contain line breaks", [p.name])
+            headers.append((p.name, text))
+        has_body, body = self._body(params, scope)
+        return PreparedRequest(self.operation.method, "".join(path), tuple(query), tuple(headers), body, has_body)
+
+    @staticmethod
+    def _values(
+        plan: tuple[tuple[ConsumedParam, Template | None], ...], params: dict[str, Any], scope: Scope
+    ) -> list[tuple[ConsumedParam, Any]]:
+        out = []
+        for param, template in plan:
+            if template is not None:
+                if template.missing(scope):
+                    continue  # as the Java engine: a value that still needs a variable is skipped
+                out.append((param, template.render(scope)))
+            elif params.get(param.name) is not None:
+                value = params[param.name]
+                if isinstance(value, list):
+                    out.extend((param, item) for item in value)  # repeated keys, as the 100ms SDK sends arrays
+                else:
+                    out.append((param, value))
+        return out
+
+    def _body(self, params: dict[str, Any], scope: Scope) -> tuple[bool, Any]:
+        if self.body_template is not None:
+            return True, _render_tree(self.body_template, scope)
+        if not self.body_params:
+            return False, None
+        if len(self.body_params) == 1 and self.body_params[0].name == "body":
+            value = params.get("body")
+            return value is not None, value
+        collected = {p.name: params[p.name] for p in self.body_params if params.get(p.name) is not None}
+        return True, collected
+
+
+def _body_data(body: Any) -> Any:
+    """A typed body (``{type: json, data: ...}``) sends its ``data``; a raw body is sent as it is."""
+    return body.get("data") if isinstance(body, dict) and "type" in body and "data" in body else body
+
+
+def _compile_tree(node: Any) -> Any:
+    if isinstance(node, str):
+        return Template.compile(node)
+    if isinstance(node, dict):
+        return {k: _compile_tree(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_compile_tree(v) for v in node]
+    return node
+
+
+def _render_tree(node: Any, scope: Scope) -> Any:
+    if isinstance(node, Template):
+        return node.value(scope)
+    if isinstance(node, dict):
+        return {k: _render_tree(v, scope) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_render_tree(v, scope) for v in node]
+    return node

@@ -1,0 +1,128 @@
+"""Tool input schemas: one JSON Schema that is both the published contract and the validator.
+
+Rule 6: a tool's ``inputParameters`` when present (each property ``{type, description}`` plus the ``x-schema``
+extension merged in); otherwise derived from ``with`` references and the consumed operation's parameters (their
+``type``, ``required``, and ``x-schema``). Unknown arguments are always rejected (``additionalProperties: false``).
+
+Validation turns jsonschema's errors into one message that names the fields and says what is expected, without
+echoing the rejected values (they may be huge or hostile).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from hms_recordings.capability.model import Operation, ToolParam
+from hms_recordings.errors import ToolInputError
+
+__all__ = ["ArgumentValidator", "derive_schema", "schema_from_params"]
+
+_JSON_TYPES = {"string", "number", "integer", "boolean", "array", "object"}
+
+
+def _property(kind: str | None, description: str, extra: dict[str, Any]) -> dict[str, Any]:
+    prop: dict[str, Any] = {"type": kind if kind in _JSON_TYPES else "string"}
+    if description:
+        prop["description"] = description
+    prop.update(extra)
+    return prop
+
+
+def schema_from_params(params: tuple[ToolParam, ...]) -> dict[str, Any]:
+    properties = {p.name: _property(p.type, p.description, p.schema) for p in params}
+    required = [p.name for p in params if p.required]
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def derive_schema(operation: Operation, references: dict[str, str]) -> dict[str, Any]:
+    """Schema from the operation's parameters, named as the tool's arguments (``with`` may rename them)."""
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for param in operation.params:
+        if param.value is not None:
+            continue  # a fixed value: not the caller's to give
+        arg = references.get(param.name, param.name)
+        description = param.description or (
+            f"{param.location.capitalize()} parameter `{param.name}` of {operation.method} {operation.path}."
+        )
+        kind = param.type or ("object" if param.location == "body" and param.name == "body" else "string")
+        properties[arg] = _property(kind, description, param.schema)
+        if param.required or param.location == "path":
+            required.append(arg)
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _field(error: ValidationError) -> str:
+    return ".".join(str(p) for p in error.absolute_path)
+
+
+def _describe(error: ValidationError, schema: dict[str, Any]) -> tuple[str, list[str]]:
+    where = _field(error)
+    validator, expected = error.validator, error.validator_value
+    if validator == "required":
+        missing = [name for name in expected if isinstance(error.instance, dict) and name not in error.instance]
+        names = [f"{where}.{m}" if where else m for m in missing]
+        return ", ".join(f"`{n}` is required" for n in names), names
+    if validator == "additionalProperties":
+        allowed = sorted((error.schema.get("properties") or {}).keys()) if isinstance(error.schema, dict) else []
+        extra = sorted(k for k in (error.instance or {}) if k not in allowed) if isinstance(error.instance, dict) else []
+        names = [f"{where}.{e}" if where else e for e in extra]
+        hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+        return f"unknown argument{'s' if len(names) > 1 else ''} {', '.join(f'`{n}`' for n in names)}{hint}", names
+    label = f"`{where}`" if where else "the arguments"
+    messages = {
+        "type": f"{label} must be of type {expected}",
+        "pattern": f"{label} must match the pattern {expected}",
+        "enum": f"{label} must be one of {', '.join(map(str, expected)) if isinstance(expected, list) else expected}",
+        "const": f"{label} must be {expected!r}",
+        "minimum": f"{label} must be >= {expected}",
+        "maximum": f"{label} must be <= {expected}",
+        "exclusiveMinimum": f"{label} must be > {expected}",
+        "exclusiveMaximum": f"{label} must be < {expected}",
+        "minLength": f"{label} must have at least {expected} characters",
+        "maxLength": f"{label} must have at most {expected} characters",
+        "minItems": f"{label} must have at least {expected} items",
+        "maxItems": f"{label} must have at most {expected} items",
+        "uniqueItems": f"{label} must not repeat items",
+        "format": f"{label} must be a valid {expected}",
+    }
+    text = messages.get(str(validator), f"{label} is not valid ({validator})")
+    example = error.schema.get("examples") if isinstance(error.schema, dict) else None
+    if isinstance(example, list) and example:
+        text += f", for example {example[0]!r}"
+    return text, [where] if where else []
+
+
+class ArgumentValidator:
+    """Validates arguments against a schema compiled once."""
+
+    def __init__(self, tool: str, schema: dict[str, Any]) -> None:
+        Draft202012Validator.check_schema(schema)
+        self.tool = tool
+        self.schema = schema
+        self._validator = Draft202012Validator(schema)
+
+    def validate(self, arguments: Any) -> dict[str, Any]:
+        if not isinstance(arguments, dict):
+            raise ToolInputError(f"invalid arguments for {self.tool}: the arguments must be a JSON object", [],
+                                 self.tool)
+        errors = sorted(self._validator.iter_errors(arguments), key=lambda e: (list(e.absolute_path), str(e.validator)))
+        if not errors:
+            return arguments
+        texts, fields = [], []
+        for error in errors[:5]:
+            text, names = _describe(error, self.schema)
+            if text not in texts:
+                texts.append(text)
+            fields.extend(n for n in names if n not in fields)
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        raise ToolInputError(f"invalid arguments for {self.tool}: {'; '.join(texts)}{more}", fields, self.tool)

@@ -1,0 +1,183 @@
+"""Running the faces: build the engine once, then serve MCP over stdio or Streamable HTTP (and REST when declared).
+
+``--emulator`` starts the embedded emulator on a free loopback port in the same event loop, points every consumed API
+hosted on ``api.100ms.live`` at it, and gives the engine the emulator's credentials (the app key and secret, and a
+management token minted from them) so that it works with nothing configured.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import uvicorn
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from hms_recordings.capability.model import Capability
+from hms_recordings.config import ServeConfig, is_loopback
+from hms_recordings.errors import ConfigError
+from hms_recordings.faces.mcp import build_mcp_server
+from hms_recordings.logs import configure_logging
+from hms_recordings.runtime.engine import Engine, RuntimeSettings
+from hms_recordings.tokens import AppCredentials, mint_management_token
+
+__all__ = ["BearerAuthMiddleware", "UPSTREAM_HOSTS", "open_engine", "run_server"]
+
+logger = logging.getLogger("hms_recordings.serve")
+
+#: Hosts the emulator stands in for.
+UPSTREAM_HOSTS = frozenset({"api.100ms.live", "api-nonprod.100ms.live"})
+MAX_REQUEST_BYTES = 1_048_576
+
+
+@dataclass
+class EngineTarget:
+    """Where the engine's upstream calls go, decided once."""
+
+    upstreams: dict[str, str]
+    env: Mapping[str, str]
+    transports: dict[str, Any]
+
+
+def emulator_env(env: Mapping[str, str], creds: AppCredentials) -> dict[str, str]:
+    """The server's environment as seen with ``--emulator``: the emulator's key and secret, and a token minted from them."""
+    out = dict(env)
+    out["HMS_ACCESS_KEY"] = creds.access_key
+    out["HMS_APP_SECRET"] = creds.app_secret
+    out["HMS_MANAGEMENT_TOKEN"] = mint_management_token(creds)
+    return out
+
+
+def emulated_upstreams(capability: Capability, base_url: str) -> dict[str, str]:
+    out = {}
+    for namespace, api in capability.consumes.items():
+        parts = urlsplit(api.base_uri)
+        if parts.hostname in UPSTREAM_HOSTS:
+            out[namespace] = base_url.rstrip("/") + parts.path
+    return out
+
+
+@asynccontextmanager
+async def open_engine(
+    capability: Capability,
+    *,
+    read_only: bool = False,
+    tools: tuple[str, ...] | None = None,
+    upstreams: Mapping[str, str] | None = None,
+    emulator: str | None = None,
+    env: Mapping[str, str] | None = None,
+    check_credentials: bool = True,
+) -> AsyncIterator[Engine]:
+    """An engine for ``serve`` and ``call``. ``emulator``: ``"socket"`` (a real loopback server, so presigned URLs can be
+    downloaded by anyone), ``"inprocess"`` (ASGI transport, no socket) or ``None``."""
+    env = dict(os.environ if env is None else env)
+    async with AsyncExitStack() as stack:
+        targets = dict(upstreams or {})
+        transports: dict[str, Any] = {}
+        if emulator is not None:
+            from hms_recordings.emulator import EmulatorConfig, create_app, serve_in_background
+
+            creds = AppCredentials.from_env(env, allow_development=True)
+            assert creds is not None
+            config = EmulatorConfig(credentials=creds)
+            if emulator == "socket":
+                running = await stack.enter_async_context(serve_in_background(config))
+                targets.update(emulated_upstreams(capability, running.base_url))
+            else:
+                import httpx2
+
+                base = "http://emulator.invalid"
+                mapped = emulated_upstreams(capability, base)
+                transport = httpx2.ASGITransport(app=create_app(config))
+                targets.update(mapped)
+                transports.update({ns: transport for ns in mapped})
+            env = emulator_env(env, creds)
+        engine = Engine(capability, RuntimeSettings(upstreams=targets, transports=transports, env=env,
+                                                    read_only=read_only, tools=tools))
+        stack.push_async_callback(engine.aclose)
+        problems = engine.credential_problems()
+        if problems and check_credentials:
+            raise ConfigError("no upstream credentials: " + "; ".join(problems)
+                              + ". Or pass --emulator to try everything against the embedded 100ms emulator.")
+        yield engine
+
+
+class BearerAuthMiddleware:
+    """Requires ``Authorization: Bearer <HMS_RECORDINGS_AUTH_TOKEN>`` on every HTTP request, compared in constant time.
+
+    The inbound token is ours alone: it is checked here and never forwarded upstream (the engine builds upstream
+    requests from the capability file only)."""
+
+    def __init__(self, app: ASGIApp, token: str, *, exempt: tuple[str, ...] = ("/health/live",)) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+        self.exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        given = b""
+        for name, value in scope.get("headers", []):
+            if name == b"authorization":
+                given = value
+                break
+        if hmac.compare_digest(given, self.expected):
+            await self.app(scope, receive, send)
+            return
+        body = b'{"error":"unauthorized","message":"send Authorization: Bearer <HMS_RECORDINGS_AUTH_TOKEN>"}'
+        await send({"type": "http.response.start", "status": 401, "headers": [
+            (b"content-type", b"application/json"), (b"www-authenticate", b'Bearer realm="hms-recordings"'),
+            (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def transport_security(config: ServeConfig) -> TransportSecuritySettings:
+    """Host and Origin checks on every address (the SDK only adds them by itself on loopback)."""
+    extra = [h.strip() for h in os.environ.get("HMS_RECORDINGS_ALLOWED_HOSTS", "").split(",") if h.strip()]
+    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+    if not is_loopback(config.host) and config.host not in ("0.0.0.0", "::"):  # noqa: S104 - only compared
+        hosts.append(f"{config.host}:*")
+    hosts += [h if ":" in h else f"{h}:*" for h in extra]
+    origins = [f"http://{h}" for h in hosts] + [f"https://{h}" for h in hosts]
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
+
+
+def build_http_app(engine: Engine, config: ServeConfig) -> ASGIApp:
+    server = build_mcp_server(engine, log_level=config.log_level)
+    app: ASGIApp = server.streamable_http_app(
+        host=config.host,
+        stateless_http=config.stateless,
+        json_response=config.json_response,
+        max_request_body_size=MAX_REQUEST_BYTES,
+        transport_security=transport_security(config),
+    )
+    if config.auth_token:
+        app = BearerAuthMiddleware(app, config.auth_token)
+    return app
+
+
+async def run_server(capability: Capability, config: ServeConfig) -> None:
+    async with open_engine(capability, read_only=config.read_only, tools=config.tools, upstreams=config.upstreams,
+                           emulator="socket" if config.emulator else None) as engine:
+        configure_logging(config.log_level, engine.redactor, json_lines=config.json_logs)
+        if config.transport == "stdio":
+            server = build_mcp_server(engine, log_level=config.log_level)
+            logger.info("serving %d tools over stdio", len(engine.tools))
+            await server.run_stdio_async()
+            return
+        app = build_http_app(engine, config)
+        uv = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level=config.log_level.lower(),
+                                           lifespan="on", log_config=None, access_log=False))
+        # A banner on stderr whatever the log level: the one line a user needs to connect a client.
+        print(f"hms-recordings: MCP on http://{config.host}:{config.port}/mcp, {len(engine.tools)} tools"
+              + (", upstream: embedded emulator" if config.emulator else ""), file=sys.stderr, flush=True)
+        await uv.serve()
