@@ -32,12 +32,14 @@ from hms_recordings.capability.model import (
     Capability,
     ConsumedApi,
     ConsumedParam,
+    ErrorRule,
     ExposedMcp,
     ExposedRest,
     ExposedSkill,
     Hints,
     Operation,
     OutputSpec,
+    Pagination,
     Prompt,
     RestOperation,
     RestResource,
@@ -339,7 +341,34 @@ class _Reader:
             output_schema=node.get("x-output-schema"),
             toolset=node.get("x-toolset"),
             options=dict(node.get("x-options") or {}),
+            errors=self.error_rules(node.get("x-errors"), (*path, "x-errors")),
+            pagination=self.pagination(node.get("x-pagination"), (*path, "x-pagination")),
             yaml_path=path,
+        )
+
+    def error_rules(self, value: Any, path: PathKey) -> tuple[ErrorRule, ...]:
+        rules = []
+        for i, item in enumerate(self.seq(value, path, "x-errors")):
+            node = self.mapping(item, (*path, i), "an error rule")
+            status = node.get("status")
+            if not isinstance(status, int):
+                self.fail((*path, i, "status"), "an error rule needs an integer `status`", "add `status: 404`")
+                continue
+            rules.append(ErrorRule(status, self.text(node, "message", (*path, i), required=True),
+                                   str(node.get("contains") or ""), node.get("kind")))
+        return tuple(rules)
+
+    def pagination(self, value: Any, path: PathKey) -> Pagination | None:
+        if value is None:
+            return None
+        node = self.mapping(value, path, "x-pagination")
+        default = Pagination()
+        return Pagination(
+            items=str(node.get("items", default.items)),
+            cursor=str(node.get("cursor", default.cursor)),
+            cursor_argument=str(node.get("cursorArgument", default.cursor_argument)),
+            limit_argument=str(node.get("limitArgument", default.limit_argument)),
+            default_limit=int(node.get("defaultLimit", default.default_limit)),
         )
 
     def exposed_mcp(self, node: dict[str, Any], path: PathKey) -> ExposedMcp:

@@ -18,12 +18,14 @@ __all__ = [
     "Capability",
     "ConsumedApi",
     "ConsumedParam",
+    "ErrorRule",
     "ExposedMcp",
     "ExposedRest",
     "ExposedSkill",
     "Hints",
     "Operation",
     "OutputSpec",
+    "Pagination",
     "Prompt",
     "RestOperation",
     "RestResource",
@@ -146,6 +148,27 @@ class Step:
 
 
 @dataclass(frozen=True)
+class ErrorRule:
+    """x-errors: turn an upstream error into a message a model can act on (templates see the tool's arguments)."""
+
+    status: int
+    message: str  # template
+    contains: str = ""  # matched case-insensitively against the upstream's own message
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class Pagination:
+    """x-pagination: where the page's items and the next cursor are, and which argument takes the cursor."""
+
+    items: str = "$.data"
+    cursor: str = "$.last"
+    cursor_argument: str = "start"
+    limit_argument: str = "limit"
+    default_limit: int = 10
+
+
+@dataclass(frozen=True)
 class Tool:
     name: str
     description: str
@@ -162,6 +185,8 @@ class Tool:
     output_schema: JsonSchema | None = None  # x-output-schema
     toolset: str | None = None  # x-toolset
     options: dict[str, Any] = field(default_factory=dict)  # x-options: handler settings (plain data)
+    errors: tuple[ErrorRule, ...] = ()  # x-errors
+    pagination: Pagination | None = None  # x-pagination
     yaml_path: tuple[str | int, ...] = ()
 
 

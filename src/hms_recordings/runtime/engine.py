@@ -21,9 +21,17 @@ from typing import Any
 
 import httpx2
 
-from hms_recordings.capability.model import Capability, ExposedMcp, Hints, Tool
-from hms_recordings.capability.templates import Scope
-from hms_recordings.errors import CapabilityError, ConfigError, ToolInputError, UnknownToolError
+from hms_recordings.capability.model import Capability, ExposedMcp, Hints, OutputSpec, Tool
+from hms_recordings.capability.templates import Scope, Template
+from hms_recordings.errors import (
+    CapabilityError,
+    ConfigError,
+    CredentialError,
+    DomainError,
+    ToolInputError,
+    UnknownToolError,
+    UpstreamStatusError,
+)
 from hms_recordings.runtime.bindings import Bindings, resolve_bindings
 from hms_recordings.runtime.credentials import credential_source
 from hms_recordings.runtime.outcome import Outcome, failure_from_exception
@@ -48,6 +56,7 @@ class RuntimeSettings:
     timeouts: Timeouts = Timeouts()
     retry: RetryPolicy = RetryPolicy()
     max_concurrency: int = 32
+    max_result_chars: int = 50_000  # larger results are cut, with a note saying so
     read_only: bool = False
     tools: tuple[str, ...] | None = None
     retry_seed: int | None = None
@@ -66,6 +75,8 @@ class CompiledTool:
     hints: Hints
     safe_to_retry: bool
     handler: Handler | None = None
+    page_items: Any = None  # compiled x-pagination JSONPaths (items, cursor)
+    page_cursor: Any = None
 
     @property
     def name(self) -> str:
@@ -189,7 +200,10 @@ class Engine:
             validator = ArgumentValidator(tool.name, schema)
         except Exception as exc:  # jsonschema's SchemaError: the x-schema in the file is wrong
             raise CapabilityError(f"tool {tool.name}: its input schema is not valid JSON Schema: {exc}") from None
+        pagination = tool.pagination
         return CompiledTool(
+            page_items=OutputMapper((OutputSpec(type="array", mapping=pagination.items),)) if pagination else None,
+            page_cursor=OutputMapper((OutputSpec(type="string", mapping=pagination.cursor),)) if pagination else None,
             tool=tool,
             expose_namespace=expose_namespace,
             input_schema=schema,
@@ -226,10 +240,14 @@ class Engine:
                 raise UnknownToolError(f"unknown tool {name!r}; available: {', '.join(self.tools)}", [], name)
             args = tool.validator.validate({} if arguments is None else arguments)
             invocation = Invocation(self, tool, args, progress)
-            if tool.handler is not None:
-                data = await tool.handler(invocation)
-            else:
-                data = await self._run_declared(tool, args)
+            try:
+                if tool.handler is not None:
+                    data = await tool.handler(invocation)
+                else:
+                    data = await self._run_declared(tool, args)
+            except UpstreamStatusError as exc:
+                raise self._explain(tool, args, exc) from None
+            data = self._fit(tool, data, invocation.notes)
             outcome = Outcome(name, data, None, tuple(invocation.notes))
         except ToolInputError as exc:
             if not exc.tool:  # raised while building the request: say which tool the arguments were for
@@ -250,7 +268,64 @@ class Engine:
         scope = Scope(args=args, bindings=self.bindings.values, namespaces=self.bindings.namespaces)
         params = tool.with_plan.apply(args, scope)
         response = await self._send(tool.request, params, scope, safe_to_retry=tool.safe_to_retry)
-        return tool.mapper(response.data)
+        data = tool.mapper(response.data)
+        if tool.tool.pagination is not None and isinstance(data, dict):
+            self._paginate(tool, args, response.data, data)
+        return data
+
+    def _paginate(self, tool: CompiledTool, args: dict[str, Any], raw: Any, data: dict[str, Any]) -> None:
+        """x-pagination: say in words how to get the next page, when there may be one."""
+        page = tool.tool.pagination
+        assert page is not None
+        items = tool.page_items(raw) if tool.page_items else None
+        cursor = tool.page_cursor(raw) if tool.page_cursor else None
+        limit = args.get(page.limit_argument, page.default_limit)
+        if isinstance(items, list) and isinstance(cursor, str) and cursor and len(items) >= int(limit):
+            filters = [k for k in args if k not in (page.cursor_argument, page.limit_argument)]
+            same = f" and the same {', '.join(filters)}" if filters else ""
+            data["next_start"] = cursor
+            data["next_page"] = f"more results may exist: call {tool.name} again with {page.cursor_argument}={cursor}{same}"
+        else:
+            data["next_start"] = None
+            data["next_page"] = "this is the last page"
+
+    def _explain(self, tool: CompiledTool, args: dict[str, Any], exc: UpstreamStatusError) -> Exception:
+        """x-errors: the first rule matching the status (and text) turns the upstream error into an actionable one."""
+        said = exc.upstream_message.lower()
+        for rule in tool.tool.errors:
+            if rule.status == exc.status and rule.contains.lower() in said:
+                scope = Scope(args={**args, "upstream_message": exc.upstream_message, "status": exc.status},
+                              bindings={}, namespaces=frozenset())
+                message = Template.compile(rule.message).render(scope)
+                kind = rule.kind or failure_from_exception(exc, self.redactor).kind
+                return DomainError(message, kind=kind, status=exc.status)
+        if exc.status in (401, 403):
+            names = sorted({key for bind in self.capability.binds for key in bind.keys.values()})
+            hint = f"check {', '.join(names)}" if names else "check the credential in the capability's binds"
+            return CredentialError(f"{exc.message}: the upstream refused our credential; {hint}")
+        return exc
+
+    def _fit(self, tool: CompiledTool, data: Any, notes: list[str]) -> Any:
+        """Cut the longest list of an oversized result so that it fits, and say so in the result itself."""
+        limit = self.settings.max_result_chars
+        text = json.dumps(data, default=str)
+        if len(text) <= limit or not isinstance(data, dict):
+            return data
+        lists = [k for k, v in data.items() if isinstance(v, list) and v]
+        if not lists:
+            return data
+        key = max(lists, key=lambda k: len(json.dumps(data[k], default=str)))
+        items = list(data[key])
+        total = len(items)
+        shortened = dict(data)
+        while items and len(json.dumps({**shortened, key: items}, default=str)) > limit - 200:
+            items.pop()
+        shortened[key] = items
+        note = (f"result shortened: showing {len(items)} of {total} {key} to stay under {limit} characters; "
+                "narrow the filters or lower `limit`")
+        shortened["truncated"] = note
+        notes.append(note)
+        return shortened
 
     async def send_operation(self, key: str, params: dict[str, Any], *, safe_to_retry: bool | None = None
                              ) -> UpstreamResponse:

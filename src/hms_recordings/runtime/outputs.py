@@ -85,12 +85,14 @@ _SCHEMA_TYPES = {"string", "number", "integer", "boolean", "array", "object"}
 def output_schema_for(specs: tuple[OutputSpec, ...]) -> dict[str, Any]:
     """The MCP ``outputSchema``: always an object, because MCP structured content is an object."""
     if len(specs) == 1 and specs[0].type == "object":
-        return _spec_schema(specs[0])
+        return _spec_schema(specs[0], root=True)
     return {"type": "object"}
 
 
-def _spec_schema(spec: OutputSpec) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": spec.type if spec.type in _SCHEMA_TYPES else "string"}
+def _spec_schema(spec: OutputSpec, *, root: bool = False) -> dict[str, Any]:
+    kind = spec.type if spec.type in _SCHEMA_TYPES else "string"
+    # Below the root every mapped value may be null: a JSONPath that finds nothing gives null (Jayway semantics).
+    schema: dict[str, Any] = {"type": kind if root else [kind, "null"]}
     if spec.description:
         schema["description"] = spec.description
     if spec.properties:

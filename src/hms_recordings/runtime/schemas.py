@@ -110,6 +110,8 @@ class ArgumentValidator:
         self.tool = tool
         self.schema = schema
         self._validator = Draft202012Validator(schema)
+        self._defaults = {name: prop["default"] for name, prop in (schema.get("properties") or {}).items()
+                          if isinstance(prop, dict) and "default" in prop}
 
     def validate(self, arguments: Any) -> dict[str, Any]:
         if not isinstance(arguments, dict):
@@ -117,7 +119,9 @@ class ArgumentValidator:
                                  self.tool)
         errors = sorted(self._validator.iter_errors(arguments), key=lambda e: (list(e.absolute_path), str(e.validator)))
         if not errors:
-            return arguments
+            if not self._defaults.keys() - arguments.keys():
+                return arguments
+            return {**self._defaults, **arguments}  # declared defaults are sent, so the upstream sees what we publish
         texts, fields = [], []
         for error in errors[:5]:
             text, names = _describe(error, self.schema)

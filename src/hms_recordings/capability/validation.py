@@ -1,0 +1,111 @@
+"""``validate``: one report for a capability file, lenient (can we serve it?) or strict (is it pure alpha2?).
+
+Lenient mode reports only what would stop the runtime from serving the file by its evident intent; that check
+belongs to the loader and is passed in as ``lenient_check`` so this module stays independent of it. Strict mode adds
+every alpha2 deviation from :func:`~hms_recordings.capability.strict.validate_strict`, grouped so that the same
+deviation at several places counts once::
+
+    >>> report = validate_file("missing.yaml", strict=True)
+    >>> report.unreadable, report.exit_code()
+    (True, 2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hms_recordings.capability.strict import RuleFinding, group_findings, validate_strict
+from hms_recordings.capability.yamlsource import YamlDoc, read_yaml
+from hms_recordings.errors import CapabilityError, Finding
+
+__all__ = ["LenientCheck", "ValidationReport", "validate_file"]
+
+#: The loader's "would this stop serving?" check: findings with severity ``error`` make the file unservable.
+LenientCheck = Callable[[YamlDoc], list[Finding]]
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of validating one file. ``findings`` holds everything; the properties sort it by kind."""
+
+    file: str
+    strict: bool = False
+    unreadable: bool = False
+    findings: list[Finding] = field(default_factory=list)
+    #: The subset of ``findings`` that stops serving (lenient check errors, or why the file could not be read).
+    serving: list[Finding] = field(default_factory=list)
+
+    @property
+    def deviations(self) -> list[Finding]:
+        """Strict findings that are alpha2 errors (each a :class:`RuleFinding`)."""
+        return [f for f in self.findings if isinstance(f, RuleFinding) and f.severity == "error"]
+
+    @property
+    def extensions(self) -> list[Finding]:
+        """``x-`` keys and other informational strict findings; they never make a file invalid."""
+        return [f for f in self.findings if isinstance(f, RuleFinding) and f.severity != "error"]
+
+    @property
+    def serving_errors(self) -> list[Finding]:
+        return [f for f in self.serving if f.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        """Valid for the mode asked: servable, and in strict mode also free of alpha2 deviations."""
+        if self.unreadable or self.serving_errors:
+            return False
+        return not (self.strict and self.deviations)
+
+    def exit_code(self) -> int:
+        """0 valid, 1 invalid, 2 unreadable (missing, not UTF-8, YAML syntax error)."""
+        if self.unreadable:
+            return 2
+        return 0 if self.ok else 1
+
+    def render(self) -> str:
+        """A human report: serving errors first, then one heading per deviation with all its locations, then a count."""
+        mode = "strict alpha2" if self.strict else "lenient (can it be served?)"
+        lines = [f"{self.file}: {mode} validation"]
+        if self.unreadable:
+            lines += [f"  {f.render()}" for f in self.serving] or ["  cannot read the file"]
+            lines.append("unreadable: nothing was validated")
+            return "\n".join(lines)
+        if self.serving:
+            lines += ["", f"errors that stop serving ({len(self.serving_errors)}):"]
+            lines += [f"  {f.render()}" for f in self.serving]
+        groups = group_findings(self.deviations)
+        for (rule, _message), located in groups.items():
+            lines += ["", f"[{rule}] {_plural(len(located), 'location')}:"]
+            lines += [f"  {f.render()}" for f in located]
+        if self.extensions:
+            lines += ["", f"extensions ({len(self.extensions)}, not errors):"]
+            lines += [f"  {f.render()}" for f in self.extensions]
+        lines.append("")
+        blocking = len(self.serving_errors)
+        serving = f"{_plural(blocking, 'error')} that {'stops' if blocking == 1 else 'stop'} serving"
+        if self.strict:
+            where = _plural(len(self.deviations), "location")
+            lines.append(f"{_plural(len(groups), 'deviation')} from alpha2 ({where}); {serving}")
+        else:
+            lines.append(f"{serving} (run with --strict to list alpha2 deviations)")
+        lines.append("valid" if self.ok else "invalid")
+        return "\n".join(lines)
+
+
+def validate_file(path: str, *, strict: bool, lenient_check: LenientCheck | None = None) -> ValidationReport:
+    """Read ``path`` and validate it; never raises for a bad file, the report says what is wrong."""
+    try:
+        doc = read_yaml(path)
+    except CapabilityError as exc:
+        reason = exc.findings or [
+            Finding("(root)", 0, exc.message, "check the path and that the file is UTF-8", file=path)
+        ]
+        return ValidationReport(path, strict, unreadable=True, findings=list(reason), serving=list(reason))
+    serving = list(lenient_check(doc)) if lenient_check is not None else []
+    findings: list[Finding] = [*serving, *(validate_strict(doc) if strict else [])]
+    return ValidationReport(path, strict, findings=findings, serving=serving)

@@ -1,0 +1,98 @@
+"""The ``hms-management`` credential provider: 100ms management tokens, given or minted.
+
+* ``HMS_MANAGEMENT_TOKEN`` set: it is sent as it is (as the seed does).
+* ``HMS_ACCESS_KEY`` + ``HMS_APP_SECRET`` set: tokens are minted (reference §5, :mod:`hms_recordings.tokens`), cached,
+  and renewed five minutes before they expire.
+* both: the given token is used first; if 100ms refuses it (401/403), a minted one replaces it.
+* a refused minted token is renewed once per refusal (the upstream client retries the request once).
+
+Every token in play is added to the redactor, so it never shows in logs, errors or results.
+"""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+
+from hms_recordings.capability.model import Authentication
+from hms_recordings.capability.templates import Scope, Template
+from hms_recordings.runtime.bindings import Bindings
+from hms_recordings.runtime.redact import Redactor
+from hms_recordings.tokens import DEFAULT_VALIDITY_SECONDS, AppCredentials, mint_management_token
+
+__all__ = ["ManagementTokens", "provider"]
+
+RENEW_BEFORE_EXPIRY = 300
+MISSING = "set HMS_MANAGEMENT_TOKEN, or HMS_ACCESS_KEY and HMS_APP_SECRET (the server then mints tokens itself)"
+
+
+class ManagementTokens:
+    def __init__(
+        self,
+        token: str | None,
+        creds: AppCredentials | None,
+        redactor: Redactor,
+        *,
+        valid_for: int = DEFAULT_VALIDITY_SECONDS,
+    ) -> None:
+        self._given = token
+        self._creds = creds
+        self._redactor = redactor
+        self._valid_for = valid_for
+        self._current: str | None = token
+        self._expires = float("inf") if token else 0.0
+        self._lock = anyio.Lock()
+        self.minted = 0  # how many tokens were minted: observable in tests and /metrics
+        if creds is not None:
+            redactor.add(creds.app_secret)
+
+    def problem(self) -> str | None:
+        return None if (self._given or self._creds) else MISSING
+
+    async def _mint(self) -> str:
+        assert self._creds is not None
+        token = mint_management_token(self._creds, valid_for=self._valid_for)
+        self._redactor.add(token)
+        self._current = token
+        self._expires = time.time() + self._valid_for
+        self.minted += 1
+        return token
+
+    async def token(self) -> str:
+        if self._current is not None and time.time() < self._expires - RENEW_BEFORE_EXPIRY:
+            return self._current
+        async with self._lock:
+            if self._current is not None and time.time() < self._expires - RENEW_BEFORE_EXPIRY:
+                return self._current
+            if self._creds is None:
+                if self._current is None:
+                    from hms_recordings.errors import CredentialError
+
+                    raise CredentialError(f"no 100ms credential: {MISSING}")
+                return self._current
+            return await self._mint()
+
+    async def apply(self, headers: dict[str, str], query: list[tuple[str, str]]) -> None:
+        headers["Authorization"] = f"Bearer {await self.token()}"
+
+    async def renew(self) -> bool:
+        """After a 401/403: mint a fresh token when we can; a given token alone cannot be renewed."""
+        if self._creds is None:
+            return False
+        async with self._lock:
+            await self._mint()
+        return True
+
+
+def provider(auth: Authentication, bindings: Bindings, redactor: Redactor) -> ManagementTokens:
+    values = bindings.values
+    # The token comes from the authentication's own template (`{{env.HMS_MANAGEMENT_TOKEN}}`), as for plain bearer.
+    scope = Scope(bindings=values, namespaces=bindings.namespaces)
+    template = Template.compile(auth.token or "")
+    token = template.render(scope) if auth.token and not template.missing(scope) else None
+    key, secret = values.get("HMS_ACCESS_KEY"), values.get("HMS_APP_SECRET")
+    creds = AppCredentials(key, secret) if key and secret else None
+    if token:
+        redactor.add(token)
+    return ManagementTokens(token, creds, redactor)

@@ -1,0 +1,128 @@
+"""100ms behaviour that needs code: safe start and waiting for a recording.
+
+Registered under the entry-point group ``hms_recordings.handlers`` and named by the built-in capability's
+``x-handler`` keys; the generic runtime knows nothing about 100ms.
+
+``hms.start-recording``
+    Starts as declared. On 409 ``beam already started`` it looks the active recording up: ``if_active=return`` makes
+    it the result (``already_active: true``), otherwise the error names it and says what to do. When the answer to a
+    start is lost (the connection dropped or timed out after the request was sent), the start is *reconciled* by
+    looking the room's active recording up, never by starting again.
+
+``hms.wait-for-recording``
+    Polls the recording with exponential backoff until it reaches the awaited state or the time runs out, sending
+    progress notifications, and returns the recording with its assets.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+
+from hms_recordings.errors import DomainError, UpstreamError, UpstreamStatusError, UpstreamTransportError
+from hms_recordings.runtime.engine import Handler, Invocation
+
+__all__ = ["HANDLERS", "start_recording", "wait_for_recording"]
+
+ACTIVE = ("starting", "running")
+LIST_OPERATION = "recordings.listrecordings"
+#: Rough position of each status on the way to "completed", for progress notifications.
+STAGES = {"starting": 1, "running": 2, "stopping": 3, "post_processing": 4, "completed": 5, "failed": 5}
+
+
+async def _active_recording(invocation: Invocation, room_id: str) -> dict[str, Any] | None:
+    page = await invocation.operation(LIST_OPERATION, {"room_id": room_id, "limit": 10}, safe_to_retry=True)
+    for item in (page or {}).get("data") or []:
+        if isinstance(item, dict) and item.get("status") in ACTIVE:
+            return item
+    return None
+
+
+async def start_recording(invocation: Invocation) -> Any:
+    args = dict(invocation.args)
+    if_active = args.pop("if_active", "fail")
+    room_id = args["room_id"]
+    try:
+        result = await invocation.default(args)
+    except UpstreamStatusError as exc:
+        if exc.status != 409:
+            raise
+        active = await _active_recording(invocation, room_id)
+        if active is None:
+            raise DomainError(
+                f"room {room_id} is busy ({exc.upstream_message or 'beam already started'}) but lists no active "
+                "recording yet; wait a few seconds and call hms-list-recordings with room_id to see it",
+                kind="conflict", status=409,
+            ) from None
+        shaped = invocation.tool.mapper(active)
+        if if_active == "return":
+            invocation.notes.append(
+                f"room {room_id} was already recording: returned the active recording {active.get('id')} "
+                f"(status {active.get('status')}) instead of starting another"
+            )
+            return {**shaped, "already_active": True}
+        raise DomainError(
+            f"room {room_id} already has an active recording {active.get('id')} (status {active.get('status')}); "
+            "stop it with hms-stop-recording, or pass if_active=return to get it back as the result",
+            kind="conflict", status=409, data=shaped,
+        ) from None
+    except UpstreamTransportError as exc:
+        # The request may have reached 100ms: find out instead of starting again (a second start could record twice).
+        try:
+            active = await _active_recording(invocation, room_id)
+        except UpstreamError:
+            active = None
+        if active is None:
+            raise type(exc)(
+                f"{exc.message}; room {room_id} has no active recording, so the start did not take effect and "
+                "calling hms-start-recording again is safe",
+                operation=exc.operation, method=exc.method, url=exc.url,
+            ) from None
+        invocation.notes.append(
+            f"the answer to the start was lost ({exc.message}); found the recording it created: {active.get('id')}"
+        )
+        return {**invocation.tool.mapper(active), "already_active": False, "reconciled": True}
+    return {**result, "already_active": False} if isinstance(result, dict) else result
+
+
+def _reached(status: str | None, until: str) -> bool:
+    if until == "running":
+        return status in ("running", "stopping", "post_processing", "completed", "failed")
+    return status in ("completed", "failed")
+
+
+async def wait_for_recording(invocation: Invocation) -> Any:
+    options = invocation.tool.tool.options
+    until = invocation.args.get("until", "completed")
+    limit = float(options.get("max_timeout", 900))
+    timeout = min(float(invocation.args.get("timeout_seconds", options.get("default_timeout", 120))), limit)
+    poll = float(options.get("first_poll", 0.25))
+    max_poll = float(options.get("max_poll", 5.0))
+    started = time.monotonic()
+    target = STAGES["running"] if until == "running" else STAGES["completed"]
+    recording: Any = None
+    while True:
+        recording = await invocation.default({"recording_id": invocation.args["recording_id"]})
+        status = recording.get("status") if isinstance(recording, dict) else None
+        waited = time.monotonic() - started
+        await invocation.progress(min(STAGES.get(str(status), 0), target), target,
+                                  f"recording {invocation.args['recording_id']} is {status} after {waited:.1f}s")
+        if _reached(status, until):
+            return {"recording": recording, "reached": True, "waited_seconds": round(waited, 3),
+                    "message": f"recording is {status}"}
+        remaining = timeout - waited
+        if remaining <= 0:
+            return {
+                "recording": recording, "reached": False, "waited_seconds": round(waited, 3),
+                "message": f"still {status} after {timeout:g}s; call hms-wait-for-recording again to keep waiting",
+            }
+        await anyio.sleep(min(poll, remaining))
+        poll = min(poll * 2, max_poll)
+
+
+HANDLERS: dict[str, Handler] = {
+    "hms.start-recording": start_recording,
+    "hms.wait-for-recording": wait_for_recording,
+}
