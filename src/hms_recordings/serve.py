@@ -96,7 +96,10 @@ async def open_engine(
 
                 base = "http://emulator.invalid"
                 mapped = emulated_upstreams(capability, base)
-                transport = httpx2.ASGITransport(app=create_app(config))
+                app = create_app(config)
+                # The emulator's lifespan runs its webhook sender and clock ticker; ASGITransport does not run it.
+                await stack.enter_async_context(app.router.lifespan_context(app))
+                transport = httpx2.ASGITransport(app=app)
                 targets.update(mapped)
                 transports.update({ns: transport for ns in mapped})
             env = emulator_env(env, creds)

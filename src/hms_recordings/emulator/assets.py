@@ -1,0 +1,174 @@
+"""Recording assets: what a completed recording leaves behind, and the bytes a presigned URL downloads.
+
+On completion a recording yields a ``room-composite`` (metadata carries the resolution) and a ``chat`` asset; with
+transcription enabled, one ``transcript`` per output mode and, when the summary is enabled, one ``summary``
+(reference §4.8, §9). ``size`` and ``duration`` are realistic figures for a recording of that length; the downloadable
+file is a small deterministic placeholder of the right type (the reported ``size`` is not its length; see
+docs/emulator.md).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from .clock import format_timestamp
+
+__all__ = ["Asset", "asset_content", "build_assets"]
+
+BUCKET = "s3://hms-emulator-recordings"
+
+_CONTENT_TYPES = {
+    "room-composite": "video/mp4",
+    "chat": "text/csv",
+    "summary": "application/json",
+    "txt": "text/plain; charset=utf-8",
+    "srt": "application/x-subrip",
+    "json": "application/json",
+}
+
+
+@dataclass(slots=True)
+class Asset:
+    id: str
+    job_id: str
+    room_id: str
+    session_id: str
+    type: str
+    status: str
+    path: str
+    size: int
+    duration: int
+    created_at: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self, *, embedded: bool = False) -> dict[str, Any]:
+        """The API object; assets embedded in a recording omit ``job_id``/``room_id``/``session_id`` (§4.1)."""
+        data: dict[str, Any] = {"id": self.id}
+        if not embedded:
+            data.update(job_id=self.job_id, room_id=self.room_id, session_id=self.session_id)
+        data.update(
+            created_at=format_timestamp(self.created_at),
+            status=self.status,
+            type=self.type,
+            path=self.path,
+            size=self.size,
+            duration=self.duration,
+            metadata=self.metadata,
+        )
+        return data
+
+    @property
+    def output_mode(self) -> str:
+        return str(self.metadata.get("output_mode", ""))
+
+    @property
+    def content_type(self) -> str:
+        key = self.output_mode if self.type == "transcript" else self.type
+        return _CONTENT_TYPES.get(key, "application/octet-stream")
+
+
+def build_assets(
+    *,
+    ids: list[str],
+    job_id: str,
+    room_id: str,
+    session_id: str,
+    created_at: float,
+    duration: int,
+    width: int,
+    height: int,
+    audio_only: bool,
+    transcript_modes: list[str],
+    summary: bool,
+    rng: random.Random,
+) -> list[Asset]:
+    """The assets of one completed recording; ``ids`` supplies one fresh id per asset, in creation order."""
+    stamp = int(created_at)
+    folder = f"{BUCKET}/{room_id}/{session_id}"
+    next_id = iter(ids).__next__
+
+    def make(kind: str, name: str, size: int, length: int, metadata: dict[str, Any]) -> Asset:
+        return Asset(
+            next_id(),
+            job_id,
+            room_id,
+            session_id,
+            kind,
+            "completed",
+            f"{folder}/{name}",
+            size,
+            length,
+            created_at,
+            metadata,
+        )
+
+    # Roughly 1.5 Mbit/s at 720p, scaled by pixel count; audio-only is ~128 kbit/s. Jitter keeps sizes unequal.
+    rate = 16_000 if audio_only else max(40_000, width * height * 0.2)
+    composite_size = int(duration * rate * rng.uniform(0.9, 1.1)) + 4_096
+    assets = [
+        make(
+            "room-composite",
+            f"Rec-{room_id}-{stamp}.mp4",
+            composite_size,
+            duration,
+            {"resolution": {"width": width, "height": height}},
+        ),
+        make("chat", f"chat-{room_id}-{stamp}.csv", rng.randint(64, 4_096), 0, {}),
+    ]
+    for mode in transcript_modes:
+        size = max(32, int(duration * 16 * rng.uniform(0.8, 1.2)))
+        assets.append(make("transcript", f"transcript-{room_id}-{stamp}.{mode}", size, duration, {"output_mode": mode}))
+    if summary:
+        assets.append(
+            make(
+                "summary", f"summary-{room_id}-{stamp}.json", rng.randint(256, 2_048), duration, {"output_mode": "json"}
+            )
+        )
+    return assets
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+def _mp4(asset: Asset) -> bytes:
+    # ftyp + free + mdat: enough for `file`/ffprobe to call it an ISO MP4; the payload is seeded by the asset id.
+    ftyp = _box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2avc1mp41")
+    note = _box(b"free", f"hms-recordings emulator asset {asset.id}".encode())
+    body = bytes((int(asset.id[-6:], 16) + i) % 256 for i in range(1_024))
+    return ftyp + note + _box(b"mdat", body)
+
+
+def _transcript(asset: Asset) -> bytes:
+    lines = ["Welcome to the recording.", "This transcript was generated by the hms-recordings emulator."]
+    if asset.output_mode == "srt":
+        blocks = [f"{i + 1}\n00:00:0{2 * i},000 --> 00:00:0{2 * i + 2},000\n{text}\n" for i, text in enumerate(lines)]
+        return "\n".join(blocks).encode()
+    if asset.output_mode == "json":
+        segments = [{"start": 2 * i, "end": 2 * i + 2, "speaker": "speaker_0", "text": t} for i, t in enumerate(lines)]
+        return json.dumps({"recording_asset_id": asset.id, "segments": segments}, indent=2).encode()
+    return ("\n".join(lines) + "\n").encode()
+
+
+def asset_content(asset: Asset) -> tuple[bytes, str, str]:
+    """The downloadable ``(bytes, content type, file name)`` for ``asset``; deterministic for a given asset."""
+    filename = asset.path.rsplit("/", 1)[-1]
+    if asset.type == "room-composite":
+        data = _mp4(asset)
+    elif asset.type == "chat":
+        data = (
+            "timestamp,sender_peer_id,sender_name,message\n"
+            f"{format_timestamp(asset.created_at)},{asset.room_id},emulator,recording started\n"
+        ).encode()
+    elif asset.type == "transcript":
+        data = _transcript(asset)
+    elif asset.type == "summary":
+        summary = {"sections": [{"title": "Summary", "paragraph": "An emulated meeting with no real content."}]}
+        data = json.dumps(summary, indent=2).encode()
+    else:
+        data = b""
+    return data, asset.content_type, filename
