@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 
@@ -12,11 +11,10 @@ _OUR_VARS = ("HMS_", "HMS_RECORDINGS_")
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(_OUR_VARS):
             monkeypatch.delenv(name, raising=False)
-    yield
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ def _load(path: str | None) -> Any:
 
 # ------------------------------------------------------------------------------------------------------------ serve
 
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from hms_recordings.config import ServeConfig
     from hms_recordings.serve import run_server
@@ -50,6 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------------------------ tools
 
+
 def cmd_tools(args: argparse.Namespace) -> int:
     from hms_recordings.faces.mcp import describe_tools
     from hms_recordings.runtime.engine import Engine, RuntimeSettings
@@ -57,8 +59,10 @@ def cmd_tools(args: argparse.Namespace) -> int:
     capability = _load(args.capability)
     # Listing tools needs no credentials: bind every variable to a placeholder so nothing is required.
     env = {key: "unset" for bind in capability.binds for key in bind.keys.values()}
-    engine = Engine(capability, RuntimeSettings(env=env, read_only=args.read_only,
-                                                tools=tuple(args.tools.split(",")) if args.tools else None))
+    engine = Engine(
+        capability,
+        RuntimeSettings(env=env, read_only=args.read_only, tools=tuple(args.tools.split(",")) if args.tools else None),
+    )
     surface = describe_tools(engine)
     if args.json:
         print(json.dumps(surface, indent=2, ensure_ascii=False))
@@ -72,6 +76,7 @@ def cmd_tools(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------------------- call
+
 
 def _parse_args(pairs: list[str], raw_json: str | None) -> dict[str, Any]:
     arguments: dict[str, Any] = {}
@@ -125,8 +130,9 @@ def cmd_call(args: argparse.Namespace) -> int:
     bar = _ProgressBar()
 
     async def run() -> Any:
-        async with open_engine(capability, read_only=args.read_only, upstreams=upstreams,
-                               emulator="inprocess" if args.emulator else None) as engine:
+        async with open_engine(
+            capability, read_only=args.read_only, upstreams=upstreams, emulator="inprocess" if args.emulator else None
+        ) as engine:
             return await engine.call(args.tool, arguments, progress=bar)
 
     outcome = anyio.run(run)
@@ -143,6 +149,7 @@ def cmd_call(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------------------------------------- validate
 
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from hms_recordings.capability.loader import lenient_findings
     from hms_recordings.capability.validation import validate_file
@@ -154,14 +161,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------------------------ token
 
+
 def cmd_token(args: argparse.Namespace) -> int:
     from hms_recordings.tokens import AppCredentials, mint_management_token
 
     creds = AppCredentials.from_env(allow_development=True)
     assert creds is not None
     if creds.is_development:
-        _err("HMS_ACCESS_KEY/HMS_APP_SECRET are not set: minting with the emulator's development key "
-             "(accepted by `hms-recordings emulator`, not by 100ms)")
+        _err(
+            "HMS_ACCESS_KEY/HMS_APP_SECRET are not set: minting with the emulator's development key "
+            "(accepted by `hms-recordings emulator`, not by 100ms)"
+        )
     try:
         print(mint_management_token(creds, valid_for=args.valid_for))
     except ValueError as exc:
@@ -170,6 +180,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------------------- emulator
+
 
 def cmd_emulator(args: argparse.Namespace) -> int:
     from hms_recordings.emulator import config_from_args, run_emulator
@@ -187,6 +198,7 @@ def cmd_skill_export(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------------------ parser
+
 
 def build_parser(*, emulator_options: bool = True) -> argparse.ArgumentParser:
     """``emulator_options=False`` skips importing the emulator, which other commands do not need (cold start)."""
@@ -261,8 +273,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except BindingError as exc:
-        hint = " Or pass --emulator to try everything against the embedded 100ms emulator." if args.command in (
-            "serve", "call") else ""
+        hint = (
+            " Or pass --emulator to try everything against the embedded 100ms emulator."
+            if args.command in ("serve", "call")
+            else ""
+        )
         _err(f"hms-recordings: {exc}.{hint}")
         return EXIT_CONFIG
     except CapabilityError as exc:

@@ -12,6 +12,15 @@ file (``address``, ``port``, ``transport`` of its MCP expose) > built-in default
 | read-only  | --read-only   | HMS_RECORDINGS_READ_ONLY=1     | -                     | off         |
 | tools      | --tools a,b   | HMS_RECORDINGS_TOOLS=a,b       | -                     | all         |
 | auth token | -             | HMS_RECORDINGS_AUTH_TOKEN      | -                     | none        |
+| attempts   | -             | HMS_RECORDINGS_RETRY_ATTEMPTS  | -                     | 4           |
+| deadline   | -             | HMS_RECORDINGS_RETRY_DEADLINE  | -                     | 30 (s)      |
+| connect    | -             | HMS_RECORDINGS_TIMEOUT_CONNECT | -                     | 5 (s)       |
+| read       | -             | HMS_RECORDINGS_TIMEOUT_READ    | -                     | 30 (s)      |
+| concurrency| -             | HMS_RECORDINGS_MAX_CONCURRENCY | -                     | 32          |
+
+The last five shape the upstream client (docs/reliability.md; defaults from ``RetryPolicy``/``Timeouts``); a flag of
+the same name (``retry_attempts``...) wins over the variable when the CLI defines one. ``tests/reliability/
+test_config_resilience.py`` checks them.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from dataclasses import dataclass, field
 
 from hms_recordings.capability.model import Capability
 from hms_recordings.errors import ConfigError
+from hms_recordings.runtime.upstream import RetryPolicy, Timeouts
 
 __all__ = ["ENV_PREFIX", "ServeConfig", "is_loopback", "parse_upstreams"]
 
@@ -59,6 +69,36 @@ def _flag_bool(value: str | None) -> bool | None:
     raise ConfigError(f"cannot read {value!r} as a boolean (use 1/0, true/false)")
 
 
+#: Upstream resilience settings: (field, environment suffix, type, lowest, highest, default).
+_RESILIENCE: tuple[tuple[str, str, type, float, float, float], ...] = (
+    ("retry_attempts", "RETRY_ATTEMPTS", int, 1, 20, RetryPolicy.attempts),
+    ("retry_deadline", "RETRY_DEADLINE", float, 0.1, 3600, RetryPolicy.deadline),
+    ("timeout_connect", "TIMEOUT_CONNECT", float, 0.05, 600, Timeouts.connect),
+    ("timeout_read", "TIMEOUT_READ", float, 0.05, 3600, Timeouts.read),
+    ("max_concurrency", "MAX_CONCURRENCY", int, 1, 1024, 32),
+)
+
+
+def _resilience(flags: Mapping[str, object], env: Mapping[str, str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, suffix, kind, low, high, default in _RESILIENCE:
+        raw = flags.get(name)
+        source = f"--{name.replace('_', '-')}"
+        if raw is None:
+            raw, source = env.get(ENV_PREFIX + suffix) or None, ENV_PREFIX + suffix
+        if raw is None:
+            out[name] = default
+            continue
+        try:
+            value = kind(str(raw))
+        except ValueError:
+            raise ConfigError(f"{source} must be {'an integer' if kind is int else 'a number'}, got {raw!r}") from None
+        if not low <= value <= high:  # also rejects NaN
+            raise ConfigError(f"{source} must be between {low:g} and {high:g}, got {raw!r}")
+        out[name] = value
+    return out
+
+
 @dataclass(frozen=True)
 class ServeConfig:
     transport: str = "http"
@@ -75,12 +115,27 @@ class ServeConfig:
     json_response: bool = False
     log_level: str = "WARNING"
     json_logs: bool = False
+    retry_attempts: int = RetryPolicy.attempts
+    retry_deadline: float = RetryPolicy.deadline
+    timeout_connect: float = Timeouts.connect
+    timeout_read: float = Timeouts.read
+    max_concurrency: int = 32
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return RetryPolicy(attempts=self.retry_attempts, deadline=self.retry_deadline)
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return Timeouts(connect=self.timeout_connect, read=self.timeout_read)
 
     def __repr__(self) -> str:  # the inbound token must not appear in logs or tracebacks
         token = "'***'" if self.auth_token else "None"
-        return (f"ServeConfig(transport={self.transport!r}, host={self.host!r}, port={self.port}, "
-                f"rest_port={self.rest_port}, read_only={self.read_only}, tools={self.tools}, "
-                f"emulator={self.emulator}, auth_token={token}, insecure={self.insecure})")
+        return (
+            f"ServeConfig(transport={self.transport!r}, host={self.host!r}, port={self.port}, "
+            f"rest_port={self.rest_port}, read_only={self.read_only}, tools={self.tools}, "
+            f"emulator={self.emulator}, auth_token={token}, insecure={self.insecure})"
+        )
 
     @classmethod
     def build(
@@ -132,6 +187,7 @@ class ServeConfig:
             json_response=bool(flags.get("json_response")),
             log_level=str(flags.get("log_level") or env.get(ENV_PREFIX + "LOG_LEVEL") or "WARNING").upper(),
             json_logs=bool(flags.get("json_logs")) or bool(_flag_bool(env.get(ENV_PREFIX + "JSON_LOGS"))),
+            **_resilience(flags, env),  # type: ignore[arg-type]
         )
         config.check()
         return config

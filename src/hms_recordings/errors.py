@@ -1,8 +1,8 @@
 """The one exception tree of hms-recordings.
 
 Every failure the project raises on purpose is one of these classes, so that each face (MCP, REST, skill, CLI)
-translates errors in exactly one place (:func:`hms_recordings.runtime.outcome.failure_from_exception`) and gives the same
-text for the same cause::
+translates errors in exactly one place (:func:`hms_recordings.runtime.outcome.failure_from_exception`) and gives the
+same text for the same cause::
 
     HmsRecordingsError
     ├── CapabilityError            a capability file cannot be read or used (carries file, line, YAML path)

@@ -33,7 +33,9 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str, redactor: Redactor, *, json_lines: bool = False) -> None:
     """Install one stderr handler on the root logger, with the redacting filter, replacing any earlier set-up."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JsonFormatter() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     handler.addFilter(RedactingFilter(redactor))
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -27,9 +27,10 @@ from hms_recordings.errors import ConfigError
 from hms_recordings.faces.mcp import build_mcp_server
 from hms_recordings.logs import configure_logging
 from hms_recordings.runtime.engine import Engine, RuntimeSettings
+from hms_recordings.runtime.upstream import RetryPolicy, Timeouts
 from hms_recordings.tokens import AppCredentials, mint_management_token
 
-__all__ = ["BearerAuthMiddleware", "UPSTREAM_HOSTS", "open_engine", "run_server"]
+__all__ = ["UPSTREAM_HOSTS", "BearerAuthMiddleware", "open_engine", "run_server"]
 
 logger = logging.getLogger("hms_recordings.serve")
 
@@ -48,7 +49,7 @@ class EngineTarget:
 
 
 def emulator_env(env: Mapping[str, str], creds: AppCredentials) -> dict[str, str]:
-    """The server's environment as seen with ``--emulator``: the emulator's key and secret, and a token minted from them."""
+    """The environment as seen with ``--emulator``: the emulator's key and secret, and a token minted from them."""
     out = dict(env)
     out["HMS_ACCESS_KEY"] = creds.access_key
     out["HMS_APP_SECRET"] = creds.app_secret
@@ -75,9 +76,15 @@ async def open_engine(
     emulator: str | None = None,
     env: Mapping[str, str] | None = None,
     check_credentials: bool = True,
+    retry: RetryPolicy | None = None,
+    timeouts: Timeouts | None = None,
+    max_concurrency: int | None = None,
 ) -> AsyncIterator[Engine]:
-    """An engine for ``serve`` and ``call``. ``emulator``: ``"socket"`` (a real loopback server, so presigned URLs can be
-    downloaded by anyone), ``"inprocess"`` (ASGI transport, no socket) or ``None``."""
+    """An engine for ``serve`` and ``call``.
+
+    ``emulator``: ``"socket"`` (a real loopback server, so presigned URLs can be downloaded by anyone),
+    ``"inprocess"`` (ASGI transport, no socket) or ``None``.
+    """
     env = dict(os.environ if env is None else env)
     async with AsyncExitStack() as stack:
         targets = dict(upstreams or {})
@@ -103,13 +110,27 @@ async def open_engine(
                 targets.update(mapped)
                 transports.update({ns: transport for ns in mapped})
             env = emulator_env(env, creds)
-        engine = Engine(capability, RuntimeSettings(upstreams=targets, transports=transports, env=env,
-                                                    read_only=read_only, tools=tools))
+        # Upstream resilience from ServeConfig (HMS_RECORDINGS_RETRY_*, _TIMEOUT_*, _MAX_CONCURRENCY); None = default.
+        tuning: dict[str, Any] = {"retry": retry, "timeouts": timeouts, "max_concurrency": max_concurrency}
+        engine = Engine(
+            capability,
+            RuntimeSettings(
+                upstreams=targets,
+                transports=transports,
+                env=env,
+                read_only=read_only,
+                tools=tools,
+                **{k: v for k, v in tuning.items() if v is not None},
+            ),
+        )
         stack.push_async_callback(engine.aclose)
         problems = engine.credential_problems()
         if problems and check_credentials:
-            raise ConfigError("no upstream credentials: " + "; ".join(problems)
-                              + ". Or pass --emulator to try everything against the embedded 100ms emulator.")
+            raise ConfigError(
+                "no upstream credentials: "
+                + "; ".join(problems)
+                + ". Or pass --emulator to try everything against the embedded 100ms emulator."
+            )
         yield engine
 
 
@@ -122,6 +143,7 @@ class BearerAuthMiddleware:
     def __init__(self, app: ASGIApp, token: str, *, exempt: tuple[str, ...] = ("/health/live",)) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode()
+        self._token = token.encode()
         self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -133,13 +155,25 @@ class BearerAuthMiddleware:
             if name == b"authorization":
                 given = value
                 break
-        if hmac.compare_digest(given, self.expected):
+        # The auth-scheme is case-insensitive (RFC 7235 §2.1): "bearer <token>" is the same credential. Only the
+        # token is secret, so only it needs the constant-time comparison.
+        # Regression test: tests/reliability/test_inbound_http.py::test_the_bearer_scheme_is_case_insensitive
+        scheme, _, presented = given.partition(b" ")
+        if scheme.lower() == b"bearer" and hmac.compare_digest(presented.strip(b" "), self._token):
             await self.app(scope, receive, send)
             return
         body = b'{"error":"unauthorized","message":"send Authorization: Bearer <HMS_RECORDINGS_AUTH_TOKEN>"}'
-        await send({"type": "http.response.start", "status": 401, "headers": [
-            (b"content-type", b"application/json"), (b"www-authenticate", b'Bearer realm="hms-recordings"'),
-            (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"www-authenticate", b'Bearer realm="hms-recordings"'),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -147,7 +181,7 @@ def transport_security(config: ServeConfig) -> TransportSecuritySettings:
     """Host and Origin checks on every address (the SDK only adds them by itself on loopback)."""
     extra = [h.strip() for h in os.environ.get("HMS_RECORDINGS_ALLOWED_HOSTS", "").split(",") if h.strip()]
     hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
-    if not is_loopback(config.host) and config.host not in ("0.0.0.0", "::"):  # noqa: S104 - only compared
+    if not is_loopback(config.host) and config.host not in ("0.0.0.0", "::"):
         hosts.append(f"{config.host}:*")
     hosts += [h if ":" in h else f"{h}:*" for h in extra]
     origins = [f"http://{h}" for h in hosts] + [f"https://{h}" for h in hosts]
@@ -169,8 +203,16 @@ def build_http_app(engine: Engine, config: ServeConfig) -> ASGIApp:
 
 
 async def run_server(capability: Capability, config: ServeConfig) -> None:
-    async with open_engine(capability, read_only=config.read_only, tools=config.tools, upstreams=config.upstreams,
-                           emulator="socket" if config.emulator else None) as engine:
+    async with open_engine(
+        capability,
+        read_only=config.read_only,
+        tools=config.tools,
+        upstreams=config.upstreams,
+        emulator="socket" if config.emulator else None,
+        retry=config.retry,
+        timeouts=config.timeouts,
+        max_concurrency=config.max_concurrency,
+    ) as engine:
         configure_logging(config.log_level, engine.redactor, json_lines=config.json_logs)
         if config.transport == "stdio":
             server = build_mcp_server(engine, log_level=config.log_level)
@@ -178,9 +220,22 @@ async def run_server(capability: Capability, config: ServeConfig) -> None:
             await server.run_stdio_async()
             return
         app = build_http_app(engine, config)
-        uv = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level=config.log_level.lower(),
-                                           lifespan="on", log_config=None, access_log=False))
+        uv = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=config.host,
+                port=config.port,
+                log_level=config.log_level.lower(),
+                lifespan="on",
+                log_config=None,
+                access_log=False,
+            )
+        )
         # A banner on stderr whatever the log level: the one line a user needs to connect a client.
-        print(f"hms-recordings: MCP on http://{config.host}:{config.port}/mcp, {len(engine.tools)} tools"
-              + (", upstream: embedded emulator" if config.emulator else ""), file=sys.stderr, flush=True)
+        print(
+            f"hms-recordings: MCP on http://{config.host}:{config.port}/mcp, {len(engine.tools)} tools"
+            + (", upstream: embedded emulator" if config.emulator else ""),
+            file=sys.stderr,
+            flush=True,
+        )
         await uv.serve()

@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 DEV_ACCESS_KEY = "hms-emulator-dev-access-key"
-DEV_APP_SECRET = "hms-emulator-dev-app-secret-not-for-production"  # noqa: S105 - public development default
+DEV_APP_SECRET = "hms-emulator-dev-app-secret-not-for-production"
 DEFAULT_VALIDITY_SECONDS = 86_400
 #: Dashboard-issued tokens are capped at 14 days (reference §5); self-signed ones get the same ceiling here.
 MAX_VALIDITY_SECONDS = 14 * 86_400
@@ -60,8 +60,10 @@ class AppCredentials:
         return cls(DEV_ACCESS_KEY, DEV_APP_SECRET, is_development=True)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, *, allow_development: bool = False) -> AppCredentials | None:
-        """``HMS_ACCESS_KEY`` + ``HMS_APP_SECRET`` when both are set; else the development pair if allowed, else None."""
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, allow_development: bool = False
+    ) -> AppCredentials | None:
+        """``HMS_ACCESS_KEY`` + ``HMS_APP_SECRET`` when both are set; else the development pair if allowed, or None."""
         env = os.environ if env is None else env
         key, secret = env.get("HMS_ACCESS_KEY", ""), env.get("HMS_APP_SECRET", "")
         if key and secret:

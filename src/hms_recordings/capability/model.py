@@ -28,6 +28,7 @@ __all__ = [
     "Pagination",
     "Prompt",
     "RestOperation",
+    "RestParam",
     "RestResource",
     "Step",
     "StepMapping",
@@ -212,9 +213,24 @@ class ExposedMcp:
 
 
 @dataclass(frozen=True)
+class RestParam:
+    """An ``ExposedInputParameter`` of a REST resource or operation: where the route reads one argument from."""
+
+    name: str
+    location: str  # path | query | header | cookie | body
+    type: str = "string"
+    description: str = ""
+    pattern: str | None = None
+    value: Any = None  # a constant: passed as the argument, not read from the request
+
+
+@dataclass(frozen=True)
 class RestOperation:
     method: str
     tool: Tool  # a REST operation is served through the same invocation path as an MCP tool
+    name: str = ""
+    x_tool: str | None = None  # x-tool: serve this MCP tool (by name) on the route instead of ``call``/``with``
+    params: tuple[RestParam, ...] = ()  # the resource's and the operation's inputParameters
 
 
 @dataclass(frozen=True)

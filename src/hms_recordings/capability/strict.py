@@ -21,11 +21,11 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 # The project declares types-jsonschema for tests; without it installed the import is untyped, not wrong.
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unused-ignore]
-from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped,unused-ignore]
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
 
 from hms_recordings.capability.yamlsource import PathKey, YamlDoc, format_path
 from hms_recordings.errors import Finding
@@ -253,7 +253,8 @@ def _describe(doc: YamlDoc, error: ValidationError) -> RuleFinding:
         return _no_variant(doc, error)
     if validator == "additionalProperties":
         extras = _extras(error)
-        allowed = ", ".join(error.schema.get("properties", {}))
+        schema: Any = error.schema
+        allowed = ", ".join(schema.get("properties", {}) if isinstance(schema, dict) else {})
         line = min((doc.line_of((*path, k)) for k in extras), default=0)
         message = f"{_ticks(extras)} {'is' if len(extras) == 1 else 'are'} not alpha2 in {title or 'this object'}"
         return _at(
@@ -268,7 +269,7 @@ def _describe(doc: YamlDoc, error: ValidationError) -> RuleFinding:
     if validator == "const":
         return _at(doc, path, "bad-value", f"`{key}` must be `{value}`; got {got}", f"set `{key}: {value}`")
     if validator == "enum":
-        choices = ", ".join(str(v) for v in value)
+        choices = ", ".join(str(v) for v in cast(list[Any], value))
         return _at(doc, path, "bad-value", f"`{key}` must be one of {choices}; got {got}", f"use one of {choices}")
     if validator in ("minimum", "maximum"):
         return _at(doc, path, "bad-value", f"`{key}` is out of range ({validator} {value}); got {got}", "use 1-65535")
@@ -293,7 +294,7 @@ def _no_variant(doc: YamlDoc, error: ValidationError) -> RuleFinding:
     for sub in error.context or []:
         if len(sub.absolute_path) == depth + 1 and sub.validator in ("const", "enum"):
             key = str(sub.absolute_path[-1])
-            values = sub.validator_value if sub.validator == "enum" else [sub.validator_value]
+            values = cast(list[Any], sub.validator_value) if sub.validator == "enum" else [sub.validator_value]
             allowed += [str(v) for v in values if str(v) not in allowed]
     instance = error.instance if isinstance(error.instance, dict) else {}
     if not allowed or key not in instance:

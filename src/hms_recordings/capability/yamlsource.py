@@ -107,5 +107,7 @@ def read_yaml(path: str | Path) -> YamlDoc:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise CapabilityError(f"cannot read capability file {path}: {exc.__class__.__name__}: {exc}", file=str(path)) from None
+        raise CapabilityError(
+            f"cannot read capability file {path}: {exc.__class__.__name__}: {exc}", file=str(path)
+        ) from None
     return parse_yaml(text, str(path))

@@ -20,6 +20,7 @@ from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotatio
 from pydantic import Field
 
 from hms_recordings import __version__
+from hms_recordings.faces.mcp_extras import register_resources_and_prompts
 from hms_recordings.runtime.engine import CompiledTool, Engine, result_text
 from hms_recordings.runtime.outcome import Outcome
 
@@ -36,19 +37,26 @@ _PLACEHOLDER_METADATA = func_metadata(_placeholder, structured_output=False)
 def tool_annotations(tool: CompiledTool) -> ToolAnnotations | None:
     hints = tool.hints
     title = tool.tool.label
-    if title is None and all(v is None for v in (hints.read_only, hints.destructive, hints.idempotent,
-                                                  hints.open_world)):
+    if title is None and all(
+        v is None for v in (hints.read_only, hints.destructive, hints.idempotent, hints.open_world)
+    ):
         return None
-    return ToolAnnotations(title=title, read_only_hint=hints.read_only, destructive_hint=hints.destructive,
-                           idempotent_hint=hints.idempotent, open_world_hint=hints.open_world)
+    return ToolAnnotations(
+        title=title,
+        read_only_hint=hints.read_only,
+        destructive_hint=hints.destructive,
+        idempotent_hint=hints.idempotent,
+        open_world_hint=hints.open_world,
+    )
 
 
 def outcome_to_result(outcome: Outcome) -> CallToolResult:
     if outcome.error is not None:
         text = f"{outcome.error.kind}: {outcome.error.message}"
         structured = {"error": outcome.error.as_dict()}
-        return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured,
-                              is_error=True)
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)], structured_content=structured, is_error=True
+        )
     data = outcome.data
     structured = data if isinstance(data, dict) else {"result": data}
     text = result_text(data)
@@ -69,7 +77,15 @@ class CapabilityTool(SdkTool):
         return self.published_output_schema
 
     async def run(self, arguments: dict[str, Any], context: Context[Any, Any], convert_result: bool = False) -> Any:
+        last: float | None = None
+
         async def progress(done: float, total: float | None, message: str | None) -> None:
+            # MCP requires the progress value to increase with every notification; handlers may report the same
+            # stage several times while polling (hms-wait-for-recording does), so only increases go on the wire.
+            nonlocal last
+            if last is not None and done <= last:
+                return
+            last = done
             await context.report_progress(done, total, message)
 
         engine: Engine = self.engine
@@ -85,6 +101,7 @@ class CapabilityTool(SdkTool):
             parameters=tool.input_schema,
             fn_metadata=_PLACEHOLDER_METADATA,
             is_async=True,
+            context_kwarg=None,  # the default, spelled out for mypy: the engine takes no Context argument
             annotations=tool_annotations(tool),
             compiled=tool,
             engine=engine,
@@ -93,13 +110,30 @@ class CapabilityTool(SdkTool):
 
 
 class CapabilityMCPServer(MCPServer[Any]):
-    """``MCPServer`` with one change: calling a tool that is not served is a protocol error, not a tool result."""
+    """``MCPServer`` where asking for a tool or prompt that is not served is a ``-32602`` protocol error."""
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None) -> Any:
         if self._tool_manager.get_tool(name) is None:
-            raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {name}",
-                           data={"available": [t.name for t in self._tool_manager.list_tools()]})
+            raise MCPError(
+                code=INVALID_PARAMS,
+                message=f"Unknown tool: {name}",
+                data={"available": [t.name for t in self._tool_manager.list_tools()]},
+            )
         return await super().call_tool(name, arguments, context)
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
+    ) -> Any:
+        # The SDK raises ValueError for an unknown prompt, which reaches the client as error code 0 on the
+        # 2025 wire and as -32603 "Internal server error" (with a logged traceback) on 2026-07-28; the
+        # specification's answer is -32602. Found by the conformance suite's prompts-get-* scenarios.
+        if self._prompt_manager.get_prompt(name) is None:
+            raise MCPError(
+                code=INVALID_PARAMS,
+                message=f"Unknown prompt: {name}",
+                data={"available": [p.name for p in self._prompt_manager.list_prompts()]},
+            )
+        return await super().get_prompt(name, arguments, context)
 
 
 def build_mcp_server(engine: Engine, *, log_level: str = "WARNING") -> CapabilityMCPServer:
@@ -107,7 +141,7 @@ def build_mcp_server(engine: Engine, *, log_level: str = "WARNING") -> Capabilit
     name = expose.namespace if expose else "hms-recordings"
     instructions = expose.description if expose and expose.description else engine.capability.description
     tools: list[SdkTool] = [CapabilityTool.from_compiled(engine, t) for t in engine.tools.values()]
-    return CapabilityMCPServer(
+    server = CapabilityMCPServer(
         name=name,
         title=engine.capability.label or None,
         instructions=instructions or None,
@@ -115,6 +149,8 @@ def build_mcp_server(engine: Engine, *, log_level: str = "WARNING") -> Capabilit
         tools=tools,
         log_level=log_level,  # type: ignore[arg-type]
     )
+    register_resources_and_prompts(server, engine)
+    return server
 
 
 def describe_tools(engine: Engine) -> list[dict[str, Any]]:

@@ -12,11 +12,13 @@ Every token in play is added to the redactor, so it never shows in logs, errors 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import anyio
 
 from hms_recordings.capability.model import Authentication
 from hms_recordings.capability.templates import Scope, Template
+from hms_recordings.errors import CredentialError
 from hms_recordings.runtime.bindings import Bindings
 from hms_recordings.runtime.redact import Redactor
 from hms_recordings.tokens import DEFAULT_VALIDITY_SECONDS, AppCredentials, mint_management_token
@@ -35,11 +37,13 @@ class ManagementTokens:
         redactor: Redactor,
         *,
         valid_for: int = DEFAULT_VALIDITY_SECONDS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._given = token
         self._creds = creds
         self._redactor = redactor
         self._valid_for = valid_for
+        self._clock = clock
         self._current: str | None = token
         self._expires = float("inf") if token else 0.0
         self._lock = anyio.Lock()
@@ -52,23 +56,21 @@ class ManagementTokens:
 
     async def _mint(self) -> str:
         assert self._creds is not None
-        token = mint_management_token(self._creds, valid_for=self._valid_for)
+        token = mint_management_token(self._creds, valid_for=self._valid_for, now=self._clock())
         self._redactor.add(token)
         self._current = token
-        self._expires = time.time() + self._valid_for
+        self._expires = self._clock() + self._valid_for
         self.minted += 1
         return token
 
     async def token(self) -> str:
-        if self._current is not None and time.time() < self._expires - RENEW_BEFORE_EXPIRY:
+        if self._current is not None and self._clock() < self._expires - RENEW_BEFORE_EXPIRY:
             return self._current
         async with self._lock:
-            if self._current is not None and time.time() < self._expires - RENEW_BEFORE_EXPIRY:
+            if self._current is not None and self._clock() < self._expires - RENEW_BEFORE_EXPIRY:
                 return self._current
             if self._creds is None:
                 if self._current is None:
-                    from hms_recordings.errors import CredentialError
-
                     raise CredentialError(f"no 100ms credential: {MISSING}")
                 return self._current
             return await self._mint()

@@ -68,6 +68,8 @@ def resolve_bindings(capability: Capability, env: Mapping[str, str] | None = Non
             values[var] = str(value)
     if missing:
         names = ", ".join(missing)
-        raise BindingError(f"the capability binds {names}, which {'is' if len(missing) == 1 else 'are'} not set; "
-                           f"set {'it' if len(missing) == 1 else 'them'} in the environment")
+        raise BindingError(
+            f"the capability binds {names}, which {'is' if len(missing) == 1 else 'are'} not set; "
+            f"set {'it' if len(missing) == 1 else 'them'} in the environment"
+        )
     return Bindings(values, frozenset(b.namespace for b in capability.binds))

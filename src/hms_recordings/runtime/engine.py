@@ -32,8 +32,10 @@ from hms_recordings.errors import (
     UnknownToolError,
     UpstreamStatusError,
 )
+from hms_recordings.runtime.aggregates import resolve_ref
 from hms_recordings.runtime.bindings import Bindings, resolve_bindings
 from hms_recordings.runtime.credentials import credential_source
+from hms_recordings.runtime.orchestrate import mock_result, run_steps, steps_schema
 from hms_recordings.runtime.outcome import Outcome, failure_from_exception
 from hms_recordings.runtime.outputs import OutputMapper, output_schema_for
 from hms_recordings.runtime.redact import Redactor
@@ -53,8 +55,8 @@ class RuntimeSettings:
     upstreams: Mapping[str, str] = field(default_factory=dict)  # consumed namespace -> base URL override
     transports: Mapping[str, httpx2.AsyncBaseTransport] = field(default_factory=dict)  # namespace -> transport
     env: Mapping[str, str] | None = None  # None: the process environment
-    timeouts: Timeouts = Timeouts()
-    retry: RetryPolicy = RetryPolicy()
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_concurrency: int = 32
     max_result_chars: int = 50_000  # larger results are cut, with a note saying so
     read_only: bool = False
@@ -116,7 +118,7 @@ Handler = Callable[[Invocation], Awaitable[Any]]
 
 @cache
 def handlers() -> dict[str, Handler]:
-    """Handlers registered under the entry-point group ``hms_recordings.handlers`` (each entry: a name -> handler map)."""
+    """Handlers registered under the entry-point group ``hms_recordings.handlers`` (each: a name -> handler map)."""
     found: dict[str, Handler] = {}
     for entry in entry_points(group="hms_recordings.handlers"):
         found.update(entry.load())
@@ -146,8 +148,10 @@ class Engine:
         self.plans: dict[str, RequestPlan] = {}
         unknown = set(self.settings.upstreams) - set(capability.consumes)
         if unknown:
-            raise ConfigError(f"--upstream names {', '.join(sorted(unknown))}, which the capability does not "
-                              f"consume (known: {', '.join(sorted(capability.consumes))})")
+            raise ConfigError(
+                f"--upstream names {', '.join(sorted(unknown))}, which the capability does not "
+                f"consume (known: {', '.join(sorted(capability.consumes))})"
+            )
         for namespace, api in capability.consumes.items():
             self.clients[namespace] = UpstreamClient(
                 namespace,
@@ -174,11 +178,14 @@ class Engine:
     # ---------------------------------------------------------------------------------------------------- compiling
 
     def compile_tool(self, tool: Tool, expose_namespace: str) -> CompiledTool:
+        tool = resolve_ref(tool, self.capability)  # `ref`: what the tool leaves out comes from the aggregate function
         with_plan = WithPlan.compile(tool.with_, expose_namespace)
         plan = self.plans.get(tool.call) if tool.call else None
         if tool.call and plan is None:
             raise CapabilityError(f"tool {tool.name}: `call: {tool.call}` names no consumed operation")
-        if tool.params is not None:
+        if tool.steps:
+            schema = steps_schema(self, tool, expose_namespace)
+        elif tool.params is not None:
             schema = schema_from_params(tool.params)
         elif plan is not None:
             schema = derive_schema(plan.operation, with_plan.references())
@@ -188,8 +195,10 @@ class Engine:
         if tool.handler:
             handler = handlers().get(tool.handler)
             if handler is None:
-                raise CapabilityError(f"tool {tool.name}: unknown x-handler {tool.handler!r} "
-                                      f"(registered: {', '.join(sorted(handlers())) or 'none'})")
+                raise CapabilityError(
+                    f"tool {tool.name}: unknown x-handler {tool.handler!r} "
+                    f"(registered: {', '.join(sorted(handlers())) or 'none'})"
+                )
         method = plan.operation.method if plan else None
         hints = _hints(tool, method)
         idempotent_op = plan.operation.idempotent if plan else None
@@ -222,8 +231,10 @@ class Engine:
         if self.settings.tools is not None:
             unknown = [n for n in self.settings.tools if n not in tools]
             if unknown:
-                raise ConfigError(f"--tools names unknown tool{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
-                                  f"(known: {', '.join(tools)})")
+                raise ConfigError(
+                    f"--tools names unknown tool{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+                    f"(known: {', '.join(tools)})"
+                )
             selected = {n: t for n, t in tools.items() if n in self.settings.tools}
         if self.settings.read_only:
             selected = {n: t for n, t in selected.items() if t.read_only}
@@ -233,11 +244,19 @@ class Engine:
 
     async def call(self, name: str, arguments: Any, *, progress: ProgressFn | None = None) -> Outcome:
         """Run a tool; never raises for anything the caller or the upstream did (see :class:`Outcome`)."""
+        tool = self.tools.get(name)
+        if tool is None:
+            exc = UnknownToolError(f"unknown tool {name!r}; available: {', '.join(self.tools)}", [], name)
+            return self._record(
+                Outcome(name, None, failure_from_exception(exc, self.redactor, tool=name)), time.monotonic()
+            )
+        return await self.call_compiled(tool, arguments, progress=progress)
+
+    async def call_compiled(self, tool: CompiledTool, arguments: Any, *, progress: ProgressFn | None = None) -> Outcome:
+        """Run an already compiled tool, served or not (e.g. a REST operation without ``x-tool``), like :meth:`call`."""
         started = time.monotonic()
+        name = tool.name
         try:
-            tool = self.tools.get(name)
-            if tool is None:
-                raise UnknownToolError(f"unknown tool {name!r}; available: {', '.join(self.tools)}", [], name)
             args = tool.validator.validate({} if arguments is None else arguments)
             invocation = Invocation(self, tool, args, progress)
             try:
@@ -253,17 +272,22 @@ class Engine:
             if not exc.tool:  # raised while building the request: say which tool the arguments were for
                 exc = ToolInputError(f"invalid arguments for {name}: {exc.message}", exc.fields, name)
             outcome = Outcome(name, None, failure_from_exception(exc, self.redactor, tool=name))
-        except Exception as exc:  # noqa: BLE001 - translated at this one boundary, unexpected ones logged there
+        except Exception as exc:
             outcome = Outcome(name, None, failure_from_exception(exc, self.redactor, tool=name))
-        key = (name, "ok" if outcome.ok else (outcome.error.kind if outcome.error else "error"))
+        return self._record(outcome, started)
+
+    def _record(self, outcome: Outcome, started: float) -> Outcome:
+        key = (outcome.tool, "ok" if outcome.ok else (outcome.error.kind if outcome.error else "error"))
         self.stats[key] = self.stats.get(key, 0) + 1
-        logger.debug("tool %s -> %s in %.1f ms", name, key[1], (time.monotonic() - started) * 1000)
+        logger.debug("tool %s -> %s in %.1f ms", outcome.tool, key[1], (time.monotonic() - started) * 1000)
         return outcome
 
     async def _run_declared(self, tool: CompiledTool, args: dict[str, Any]) -> Any:
+        if tool.tool.steps:
+            return await run_steps(self, tool, args)
         if tool.request is None:
             if tool.tool.outputs:
-                return tool.mapper(None)  # a mock tool: static output values
+                return mock_result(tool.tool)  # a mock tool: static output values
             raise ToolInputError(f"tool {tool.name} has nothing to call", [], tool.name)
         scope = Scope(args=args, bindings=self.bindings.values, namespaces=self.bindings.namespaces)
         params = tool.with_plan.apply(args, scope)
@@ -284,7 +308,9 @@ class Engine:
             filters = [k for k in args if k not in (page.cursor_argument, page.limit_argument)]
             same = f" and the same {', '.join(filters)}" if filters else ""
             data["next_start"] = cursor
-            data["next_page"] = f"more results may exist: call {tool.name} again with {page.cursor_argument}={cursor}{same}"
+            data["next_page"] = (
+                f"more results may exist: call {tool.name} again with {page.cursor_argument}={cursor}{same}"
+            )
         else:
             data["next_start"] = None
             data["next_page"] = "this is the last page"
@@ -294,8 +320,11 @@ class Engine:
         said = exc.upstream_message.lower()
         for rule in tool.tool.errors:
             if rule.status == exc.status and rule.contains.lower() in said:
-                scope = Scope(args={**args, "upstream_message": exc.upstream_message, "status": exc.status},
-                              bindings={}, namespaces=frozenset())
+                scope = Scope(
+                    args={**args, "upstream_message": exc.upstream_message, "status": exc.status},
+                    bindings={},
+                    namespaces=frozenset(),
+                )
                 message = Template.compile(rule.message).render(scope)
                 kind = rule.kind or failure_from_exception(exc, self.redactor).kind
                 return DomainError(message, kind=kind, status=exc.status)
@@ -321,32 +350,42 @@ class Engine:
         while items and len(json.dumps({**shortened, key: items}, default=str)) > limit - 200:
             items.pop()
         shortened[key] = items
-        note = (f"result shortened: showing {len(items)} of {total} {key} to stay under {limit} characters; "
-                "narrow the filters or lower `limit`")
+        note = (
+            f"result shortened: showing {len(items)} of {total} {key} to stay under {limit} characters; "
+            "narrow the filters or lower `limit`"
+        )
         shortened["truncated"] = note
         notes.append(note)
         return shortened
 
-    async def send_operation(self, key: str, params: dict[str, Any], *, safe_to_retry: bool | None = None
-                             ) -> UpstreamResponse:
+    async def send_operation(
+        self, key: str, params: dict[str, Any], *, safe_to_retry: bool | None = None
+    ) -> UpstreamResponse:
         plan = self.plans.get(key)
         if plan is None:
             raise CapabilityError(f"no consumed operation {key!r}")
         scope = Scope(args=params, bindings=self.bindings.values, namespaces=self.bindings.namespaces)
-        safe = plan.operation.method == "GET" or bool(plan.operation.idempotent) if safe_to_retry is None \
+        safe = (
+            plan.operation.method == "GET" or bool(plan.operation.idempotent)
+            if safe_to_retry is None
             else safe_to_retry
+        )
         return await self._send(plan, params, scope, safe_to_retry=safe)
 
-    async def _send(self, plan: RequestPlan, params: dict[str, Any], scope: Scope, *, safe_to_retry: bool
-                    ) -> UpstreamResponse:
+    async def _send(
+        self, plan: RequestPlan, params: dict[str, Any], scope: Scope, *, safe_to_retry: bool
+    ) -> UpstreamResponse:
         request = plan.build(params, scope)
         client = self.clients[plan.operation.namespace]
         return await client.send(request, operation=plan.operation.key, safe_to_retry=safe_to_retry)
 
     def credential_problems(self) -> list[str]:
         """For start-up: every consumed API that cannot send a credential, and why."""
-        return [f"{ns}: {problem}" for ns, client in self.clients.items()
-                if client.credentials is not None and (problem := client.credentials.problem())]
+        return [
+            f"{ns}: {problem}"
+            for ns, client in self.clients.items()
+            if client.credentials is not None and (problem := client.credentials.problem())
+        ]
 
     async def aclose(self) -> None:
         for client in self.clients.values():

@@ -98,8 +98,13 @@ def failure_from_exception(exc: BaseException, redactor: Redactor, *, tool: str 
         return ErrorInfo(exc.kind, redactor(exc.message), status, data=exc.data)
     if isinstance(exc, RetryBudgetExhausted):
         inner = failure_from_exception(exc.last, redactor, tool=tool)
-        return ErrorInfo(inner.kind, redactor(exc.message), inner.http_status, upstream_status=inner.upstream_status,
-                         retry_after=inner.retry_after)
+        return ErrorInfo(
+            inner.kind,
+            redactor(exc.message),
+            inner.http_status,
+            upstream_status=inner.upstream_status,
+            retry_after=inner.retry_after,
+        )
     if isinstance(exc, UpstreamStatusError):
         kind, http_status = _upstream_kind(exc.status)
         retry_after = exc.retry_after if isinstance(exc, RateLimited) else None

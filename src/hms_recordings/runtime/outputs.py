@@ -32,10 +32,12 @@ def _compile_path(path: str) -> Mapper:
         compiled = jsonpath.compile(text)
     except jsonpath.JSONPathError as exc:
         raise CapabilityError(f"output mapping {path!r} is not a valid JSONPath: {exc}") from None
-    if compiled.singular_query():
+    if isinstance(compiled, jsonpath.JSONPath) and compiled.singular_query():
+
         def singular(data: Any) -> Any:
             found = compiled.findall(data)
             return found[0] if found else None
+
         return singular
     return lambda data: compiled.findall(data)
 
@@ -54,6 +56,7 @@ def _compile(spec: OutputSpec) -> Mapper:
         def build(data: Any) -> Any:
             node = locate(data)
             return None if node is None else {name: fn(node) for name, fn in fields.items()}
+
         return build
     if spec.type == "array" and spec.items is not None:
         each = _compile(spec.items)
@@ -61,6 +64,7 @@ def _compile(spec: OutputSpec) -> Mapper:
         def build_list(data: Any) -> Any:
             node = locate(data)
             return None if node is None else [each(item) for item in (node if isinstance(node, list) else [node])]
+
         return build_list
     return locate
 

@@ -12,7 +12,7 @@ import re
 import threading
 from collections.abc import Iterable
 
-__all__ = ["REDACTED", "Redactor", "RedactingFilter"]
+__all__ = ["REDACTED", "RedactingFilter", "Redactor"]
 
 REDACTED = "[redacted]"
 _MIN_SECRET = 6  # shorter values would scrub ordinary words; nothing that short is a real credential

@@ -43,8 +43,8 @@ def check_path_value(name: str, value: Any) -> str:
     for form in (text, unicodedata.normalize("NFKC", text)):
         if _FORBIDDEN.search(form) or form in (".", "..") or ".." in form:
             raise ToolInputError(
-                f"`{name}` contains characters that are not allowed in a path segment (/, \\, .., ?, #, %, or a control "
-                "character)",
+                f"`{name}` contains characters that are not allowed in a path segment "
+                "(/, \\, .., ?, #, %, or a control character)",
                 [name],
             )
     return quote(text, safe="")
@@ -129,12 +129,19 @@ class RequestPlan:
             cursor = match.end()
         parts.append(operation.path[cursor:])
         if "?" in operation.path:
-            raise CapabilityError(f"operation {operation.key}: path {operation.path!r} must not contain `?`; "
-                                  "declare query parameters with `in: query`")
+            raise CapabilityError(
+                f"operation {operation.key}: path {operation.path!r} must not contain `?`; "
+                "declare query parameters with `in: query`"
+            )
 
-        def compiled(location: str, params: tuple[ConsumedParam, ...]) -> tuple[tuple[ConsumedParam, Template | None], ...]:
-            return tuple((p, Template.compile(p.value) if p.value is not None else None)
-                         for p in params if p.location == location)
+        def compiled(
+            location: str, params: tuple[ConsumedParam, ...]
+        ) -> tuple[tuple[ConsumedParam, Template | None], ...]:
+            return tuple(
+                (p, Template.compile(p.value) if p.value is not None else None)
+                for p in params
+                if p.location == location
+            )
 
         all_params = (*static_headers, *operation.params)
         return cls(

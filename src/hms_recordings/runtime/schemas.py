@@ -10,7 +10,7 @@ echoing the rejected values (they may be huge or hostile).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -67,14 +67,16 @@ def _field(error: ValidationError) -> str:
 
 def _describe(error: ValidationError, schema: dict[str, Any]) -> tuple[str, list[str]]:
     where = _field(error)
-    validator, expected = error.validator, error.validator_value
+    validator, expected = error.validator, cast(Any, error.validator_value)
     if validator == "required":
         missing = [name for name in expected if isinstance(error.instance, dict) and name not in error.instance]
         names = [f"{where}.{m}" if where else m for m in missing]
         return ", ".join(f"`{n}` is required" for n in names), names
     if validator == "additionalProperties":
         allowed = sorted((error.schema.get("properties") or {}).keys()) if isinstance(error.schema, dict) else []
-        extra = sorted(k for k in (error.instance or {}) if k not in allowed) if isinstance(error.instance, dict) else []
+        extra = (
+            sorted(k for k in (error.instance or {}) if k not in allowed) if isinstance(error.instance, dict) else []
+        )
         names = [f"{where}.{e}" if where else e for e in extra]
         hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
         return f"unknown argument{'s' if len(names) > 1 else ''} {', '.join(f'`{n}`' for n in names)}{hint}", names
@@ -110,19 +112,24 @@ class ArgumentValidator:
         self.tool = tool
         self.schema = schema
         self._validator = Draft202012Validator(schema)
-        self._defaults = {name: prop["default"] for name, prop in (schema.get("properties") or {}).items()
-                          if isinstance(prop, dict) and "default" in prop}
+        self._defaults = {
+            name: prop["default"]
+            for name, prop in (schema.get("properties") or {}).items()
+            if isinstance(prop, dict) and "default" in prop
+        }
 
     def validate(self, arguments: Any) -> dict[str, Any]:
         if not isinstance(arguments, dict):
-            raise ToolInputError(f"invalid arguments for {self.tool}: the arguments must be a JSON object", [],
-                                 self.tool)
+            raise ToolInputError(
+                f"invalid arguments for {self.tool}: the arguments must be a JSON object", [], self.tool
+            )
         errors = sorted(self._validator.iter_errors(arguments), key=lambda e: (list(e.absolute_path), str(e.validator)))
         if not errors:
             if not self._defaults.keys() - arguments.keys():
                 return arguments
             return {**self._defaults, **arguments}  # declared defaults are sent, so the upstream sees what we publish
-        texts, fields = [], []
+        texts: list[str] = []
+        fields: list[str] = []
         for error in errors[:5]:
             text, names = _describe(error, self.schema)
             if text not in texts:

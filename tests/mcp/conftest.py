@@ -1,0 +1,22 @@
+"""Fixtures for the MCP-face and built-in capability tests (the rig itself lives in ``rig.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from tests.mcp.rig import SEED, Rig, make_rig
+
+from hms_recordings.tokens import AppCredentials, mint_management_token
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    async with make_rig() as built:
+        yield built
+
+
+@pytest.fixture
+async def seed_rig() -> AsyncIterator[Rig]:
+    async with make_rig(SEED, env={"HMS_MANAGEMENT_TOKEN": mint_management_token(AppCredentials.development())}) as r:
+        yield r

@@ -1,0 +1,57 @@
+"""The tool surface, its committed snapshot and the README table never disagree."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from hms_recordings.capability.loader import load_file
+from hms_recordings.runtime.engine import Engine, RuntimeSettings
+from hms_recordings.surface import README_END, README_START, readme_table, replace_readme_table, tool_surface
+
+ROOT = Path(__file__).resolve().parents[2]
+SNAPSHOT = ROOT / "tests" / "snapshots" / "tools.json"
+README = ROOT / "README.md"
+
+
+def current_surface() -> list[dict[str, object]]:
+    engine = Engine(load_file(), RuntimeSettings(env={}))
+    return tool_surface(engine)
+
+
+def test_the_tool_surface_matches_the_committed_snapshot() -> None:
+    surface = current_surface()
+    text = json.dumps(surface, indent=2, ensure_ascii=False) + "\n"
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
+        SNAPSHOT.write_text(text, encoding="utf-8")
+    assert SNAPSHOT.read_text(encoding="utf-8") == text, "tool surface changed: review and run UPDATE_SNAPSHOTS=1"
+
+
+def test_the_readme_tool_table_is_generated_from_the_snapshot() -> None:
+    snapshot = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+    readme = README.read_text(encoding="utf-8")
+    expected = replace_readme_table(readme, readme_table(snapshot))
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        README.write_text(expected, encoding="utf-8")
+        readme = expected
+    assert README_START in readme and README_END in readme
+    assert readme == expected, "README tool table is stale: run UPDATE_SNAPSHOTS=1 pytest tests/mcp"
+
+
+def test_every_tool_declares_a_toolset_annotations_and_a_title() -> None:
+    for tool in current_surface():
+        assert tool.get("toolset"), tool["name"]
+        annotations = tool.get("annotations")
+        assert isinstance(annotations, dict) and annotations.get("title"), tool["name"]
+        assert {"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"} <= set(annotations)
+
+
+def test_no_input_schema_has_a_top_level_combinator_and_all_reject_unknown_arguments() -> None:
+    for tool in current_surface():
+        schema = tool["inputSchema"]
+        assert isinstance(schema, dict)
+        assert not {"anyOf", "oneOf", "allOf"} & set(schema), tool["name"]
+        assert schema["additionalProperties"] is False, tool["name"]
+        assert schema["type"] == "object"
