@@ -266,12 +266,32 @@ def build_parser(*, emulator_options: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+def _unwrap_groups(func: Any, args: argparse.Namespace) -> int:
+    """Task groups (the embedded emulator, uvicorn) wrap our errors in exception groups: take ours back out."""
+    try:
+        result: int = func(args)
+    except BaseExceptionGroup as group:
+        leaves: list[BaseException] = []
+        pending: list[BaseException] = [group]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, BaseExceptionGroup):
+                pending.extend(item.exceptions)
+            else:
+                leaves.append(item)
+        ours = [leaf for leaf in leaves if isinstance(leaf, HmsRecordingsError)]
+        if ours:
+            raise ours[0] from None
+        raise
+    return result
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(emulator_options=bool(argv) and argv[0] == "emulator")
     args = parser.parse_args(argv)
     try:
-        code: int = args.func(args)
+        code: int = _unwrap_groups(args.func, args)
     except BindingError as exc:
         hint = (
             " Or pass --emulator to try everything against the embedded 100ms emulator."

@@ -50,8 +50,16 @@ async def serve_in_background(
     """Serve an emulator on ``host:port`` (0 = a free port) in the current event loop until the block exits."""
     app = create_app(config)
     server = _BackgroundServer(_uvicorn_config(app, host, port, "warning"))
+    finished = anyio.Event()
+
+    async def serve() -> None:
+        try:
+            await server.serve()
+        finally:
+            finished.set()
+
     async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve)
+        tg.start_soon(serve)
         with anyio.fail_after(10):
             while not server.started:
                 if server.should_exit:
@@ -65,6 +73,9 @@ async def serve_in_background(
             yield RunningEmulator(base_url, app)
         finally:
             server.should_exit = True
+            # Even when the block failed, let uvicorn close its sockets before the task group cancels it.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                await finished.wait()
 
 
 def run_emulator(config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:

@@ -1,0 +1,115 @@
+"""The ``hms-recordings`` command: exit codes, outputs, refusals (run in-process through ``main``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anyio
+import pytest
+
+from hms_recordings.cli import main
+from hms_recordings.emulator import EmulatorConfig, serve_in_background
+from hms_recordings.tokens import AppCredentials, verify_management_token
+
+SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "recordings.yaml"
+ROOM = "6a0f1c2d3e4f5a6b7c8d9e0f"
+
+
+def test_tools_lists_the_built_in_surface(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tools"]) == 0
+    out = capsys.readouterr().out
+    assert "hms-wait-for-recording" in out and "read-only" in out
+
+
+def test_tools_json_is_the_snapshot_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tools", "--json", "--read-only"]) == 0
+    surface = json.loads(capsys.readouterr().out)
+    assert all(t["annotations"]["readOnlyHint"] for t in surface)
+
+
+def test_call_against_the_emulator_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["call", "hms-start-recording", "--emulator", "--arg", f"room_id={ROOM}", "--arg", "audio_only=true"]) == 0
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert data["room_id"] == ROOM and data["status"] == "starting"
+
+
+def test_call_with_bad_arguments_exits_2_and_names_the_field(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["call", "hms-get-recording", "--emulator", "--arg", "recording_id=nope"]) == 2
+    assert "`recording_id` must match" in capsys.readouterr().err
+
+
+def test_call_with_an_upstream_error_exits_1_with_the_actionable_text(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["call", "hms-stop-recording", "--emulator", "--arg", f"room_id={ROOM}"]) == 1
+    assert "has no active recording" in capsys.readouterr().err
+
+
+@pytest.mark.anyio
+async def test_call_shows_a_progress_bar_while_waiting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    creds = AppCredentials.development()
+    monkeypatch.setenv("HMS_ACCESS_KEY", creds.access_key)
+    monkeypatch.setenv("HMS_APP_SECRET", creds.app_secret)
+    async with serve_in_background(EmulatorConfig(start_delay=0.6, processing_time=0)) as emulator:
+        upstream = ["--upstream", f"recordings={emulator.api_url}"]
+
+        def run(*argv: str) -> int:
+            return main([*argv, *upstream])
+
+        assert await anyio.to_thread.run_sync(run, "call", "hms-start-recording", "--arg", f"room_id={ROOM}") == 0
+        recording_id = json.loads(capsys.readouterr().out)["id"]
+        code = await anyio.to_thread.run_sync(
+            run, "call", "hms-wait-for-recording", "--arg", f"recording_id={recording_id}", "--arg", "until=running"
+        )
+    captured = capsys.readouterr()
+    assert code == 0
+    assert json.loads(captured.out)["reached"] is True
+    bars = [line for line in captured.err.splitlines() if line.startswith("[")]
+    assert bars[0].startswith("[###############...............]  50% recording") and "is starting" in bars[0]
+    assert bars[-1].startswith("[##############################] 100%")
+
+
+def test_serve_without_credentials_refuses_and_mentions_the_emulator(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve"]) == 3
+    err = capsys.readouterr().err
+    assert "HMS_MANAGEMENT_TOKEN" in err and "HMS_ACCESS_KEY" in err and "--emulator" in err
+
+
+def test_serve_on_the_seed_without_its_token_names_the_variable(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", str(SEED)]) == 3
+    err = capsys.readouterr().err
+    assert "HMS_MANAGEMENT_TOKEN" in err and "--emulator" in err
+
+
+def test_serve_with_an_unknown_tool_name_refuses(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--emulator", "--tools", "hms-list-recording"]) == 3
+    assert "hms-list-recording" in capsys.readouterr().err
+
+
+def test_validate_exit_codes_valid_invalid_unreadable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(SEED)]) == 0
+    assert main(["validate", str(SEED), "--strict"]) == 1
+    assert "3 deviations from alpha2" in capsys.readouterr().out
+    assert main(["validate", str(tmp_path / "missing.yaml")]) == 2
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("naftiko: [unclosed\n", encoding="utf-8")
+    assert main(["validate", str(broken)]) == 2
+
+
+def test_token_prints_a_management_token_for_the_configured_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HMS_ACCESS_KEY", "key-abc")
+    monkeypatch.setenv("HMS_APP_SECRET", "secret-abc-123-which-is-long-enough-for-hs256")
+    assert main(["token", "--valid-for", "600"]) == 0
+    token = capsys.readouterr().out.strip()
+    claims = verify_management_token(token, AppCredentials("key-abc", "secret-abc-123-which-is-long-enough-for-hs256"))
+    assert claims["exp"] - claims["nbf"] == 610
+
+
+def test_token_refuses_an_excessive_lifetime(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["token", "--valid-for", str(30 * 86400)]) == 3
+    assert "valid_for" in capsys.readouterr().err
