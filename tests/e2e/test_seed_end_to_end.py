@@ -148,8 +148,11 @@ def check(seen: dict[str, Any]) -> None:
     )
 
 
-async def test_the_seed_verbatim_over_streamable_http(emulator: RunningEmulator) -> None:
-    async with http_server(emulator) as url, Client(url, mode="legacy") as client:
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_the_seed_verbatim_over_streamable_http_in_both_protocol_eras(
+    emulator: RunningEmulator, mode: str
+) -> None:
+    async with http_server(emulator) as url, Client(url, mode=mode) as client:  # type: ignore[arg-type]
         check(await drive(client, emulator))
 
 
