@@ -12,7 +12,7 @@ file (``address``, ``port``, ``transport`` of its MCP expose) > built-in default
 | read-only  | --read-only   | HMS_RECORDINGS_READ_ONLY=1     | -                     | off         |
 | tools      | --tools a,b   | HMS_RECORDINGS_TOOLS=a,b       | -                     | all         |
 | auth token | -             | HMS_RECORDINGS_AUTH_TOKEN      | -                     | none        |
-| attempts   | -             | HMS_RECORDINGS_RETRY_ATTEMPTS  | -                     | 4           |
+| attempts   | -             | HMS_RECORDINGS_RETRY_ATTEMPTS  | -                     | 6           |
 | deadline   | -             | HMS_RECORDINGS_RETRY_DEADLINE  | -                     | 30 (s)      |
 | connect    | -             | HMS_RECORDINGS_TIMEOUT_CONNECT | -                     | 5 (s)       |
 | read       | -             | HMS_RECORDINGS_TIMEOUT_READ    | -                     | 30 (s)      |

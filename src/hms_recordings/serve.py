@@ -1,5 +1,11 @@
 """Running the faces: build the engine once, then serve MCP over stdio or Streamable HTTP (and REST when declared).
 
+Over HTTP every face runs in this one process, each on its port: MCP (``--port``), REST with ``/openapi.json``,
+``/docs`` and the skill catalog (``--rest-port``, else the rest expose's port), and the operations routes
+(``/health/*``, ``/metrics``) on each of them, or only on the control expose's port when the capability declares one.
+Every HTTP face gets request ids and access logs, Host/Origin checks and, when ``HMS_RECORDINGS_AUTH_TOKEN`` is set,
+inbound bearer authentication.
+
 ``--emulator`` starts the embedded emulator on a free loopback port in the same event loop, points every consumed API
 hosted on ``api.100ms.live`` at it, and gives the engine the emulator's credentials (the app key and secret, and a
 management token minted from them) so that it works with nothing configured.
@@ -11,26 +17,45 @@ import hmac
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 import uvicorn
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hms_recordings.capability.model import Capability
 from hms_recordings.config import ServeConfig, is_loopback
 from hms_recordings.errors import ConfigError
 from hms_recordings.faces.mcp import build_mcp_server
+from hms_recordings.faces.ops import (
+    HostOriginCheck,
+    RequestContextMiddleware,
+    control_expose,
+    metrics_for,
+    ops_routes,
+    problem_response,
+)
 from hms_recordings.logs import configure_logging
 from hms_recordings.runtime.engine import Engine, RuntimeSettings
 from hms_recordings.runtime.upstream import RetryPolicy, Timeouts
 from hms_recordings.tokens import AppCredentials, mint_management_token
 
-__all__ = ["UPSTREAM_HOSTS", "BearerAuthMiddleware", "open_engine", "run_server"]
+__all__ = [
+    "UPSTREAM_HOSTS",
+    "BearerAuthMiddleware",
+    "build_http_app",
+    "build_rest_http_app",
+    "guard_http_face",
+    "open_engine",
+    "run_server",
+]
 
 logger = logging.getLogger("hms_recordings.serve")
 
@@ -140,11 +165,19 @@ class BearerAuthMiddleware:
     The inbound token is ours alone: it is checked here and never forwarded upstream (the engine builds upstream
     requests from the capability file only)."""
 
-    def __init__(self, app: ASGIApp, token: str, *, exempt: tuple[str, ...] = ("/health/live",)) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        token: str,
+        *,
+        exempt: tuple[str, ...] = ("/health/live",),
+        reject: Callable[[], ASGIApp] | None = None,
+    ) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode()
         self._token = token.encode()
         self.exempt = exempt
+        self.reject = reject  # builds the 401 answer instead of the default JSON (REST: a problem document)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") in self.exempt:
@@ -161,6 +194,9 @@ class BearerAuthMiddleware:
         scheme, _, presented = given.partition(b" ")
         if scheme.lower() == b"bearer" and hmac.compare_digest(presented.strip(b" "), self._token):
             await self.app(scope, receive, send)
+            return
+        if self.reject is not None:
+            await self.reject()(scope, receive, send)
             return
         body = b'{"error":"unauthorized","message":"send Authorization: Bearer <HMS_RECORDINGS_AUTH_TOKEN>"}'
         await send(
@@ -188,8 +224,35 @@ def transport_security(config: ServeConfig) -> TransportSecuritySettings:
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
-def build_http_app(engine: Engine, config: ServeConfig) -> ASGIApp:
+def _unauthorized() -> ASGIApp:
+    return problem_response(
+        "unauthorized",
+        401,
+        "send Authorization: Bearer <HMS_RECORDINGS_AUTH_TOKEN>",
+        headers={"WWW-Authenticate": 'Bearer realm="hms-recordings"'},
+    )
+
+
+def guard_http_face(app: ASGIApp, engine: Engine, config: ServeConfig, *, sdk_checked: tuple[str, ...] = ()) -> ASGIApp:
+    """Request ids and access log (outermost), Host/Origin checks, then inbound auth when a token is configured.
+
+    ``sdk_checked``: path prefixes whose Host/Origin check the MCP SDK already makes (it answers in its own format)."""
+    metrics = metrics_for(engine)
+    if config.auth_token:
+        app = BearerAuthMiddleware(
+            app, config.auth_token, exempt=("/health/live", "/docs"), reject=None if sdk_checked else _unauthorized
+        )
+    app = HostOriginCheck(app, transport_security(config), exempt=sdk_checked, metrics=metrics)
+    return RequestContextMiddleware(app, metrics=metrics)
+
+
+def build_http_app(
+    engine: Engine, config: ServeConfig, *, with_ops: bool = True, extra_routes: tuple[Route, ...] = ()
+) -> ASGIApp:
+    """The MCP face over Streamable HTTP at ``/mcp``, plus the operations routes unless a control port serves them."""
     server = build_mcp_server(engine, log_level=config.log_level)
+    for route in [*(ops_routes(engine) if with_ops else []), *extra_routes]:
+        server.custom_route(route.path, methods=sorted(route.methods or ["GET"]))(route.endpoint)
     app: ASGIApp = server.streamable_http_app(
         host=config.host,
         stateless_http=config.stateless,
@@ -197,9 +260,46 @@ def build_http_app(engine: Engine, config: ServeConfig) -> ASGIApp:
         max_request_body_size=MAX_REQUEST_BYTES,
         transport_security=transport_security(config),
     )
-    if config.auth_token:
-        app = BearerAuthMiddleware(app, config.auth_token)
-    return app
+    return guard_http_face(app, engine, config, sdk_checked=("/mcp",))
+
+
+def build_rest_http_app(
+    engine: Engine, config: ServeConfig, *, with_ops: bool = True, with_skills: bool = True
+) -> ASGIApp:
+    """The REST face (declared routes, ``/openapi.json``, ``/docs``, the skill catalog, operations), guarded."""
+    from hms_recordings.faces.rest import build_rest_app
+    from hms_recordings.faces.skill import build_skills, skill_routes
+
+    extra: list[BaseRoute] = list(ops_routes(engine)) if with_ops else []
+    if with_skills and engine.capability.skills:
+        extra += skill_routes(build_skills(engine.capability, engine))
+    app = build_rest_app(engine, extra_routes=extra, bearer=bool(config.auth_token))
+    return guard_http_face(app, engine, config)
+
+
+class _FollowerServer(uvicorn.Server):
+    # One process, several servers: the first one owns Ctrl-C, and its end stops the others (see _serve_all).
+    @contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+async def _serve_all(servers: list[uvicorn.Server]) -> None:
+    async def run(server: uvicorn.Server) -> None:
+        try:
+            await server.serve()
+        except SystemExit:  # uvicorn's way of saying it could not listen (its error line above says why)
+            where = f"{server.config.host}:{server.config.port}"
+            raise ConfigError(
+                f"cannot listen on {where} (is the port taken?); choose another with --port or --rest-port"
+            )
+        finally:
+            for other in servers:
+                other.should_exit = True
+
+    async with anyio.create_task_group() as tg:
+        for server in servers:
+            tg.start_soon(run, server)
 
 
 async def run_server(capability: Capability, config: ServeConfig) -> None:
@@ -219,23 +319,45 @@ async def run_server(capability: Capability, config: ServeConfig) -> None:
             logger.info("serving %d tools over stdio", len(engine.tools))
             await server.run_stdio_async()
             return
-        app = build_http_app(engine, config)
-        uv = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host=config.host,
-                port=config.port,
-                log_level=config.log_level.lower(),
-                lifespan="on",
-                log_config=None,
-                access_log=False,
+        control = control_expose(capability)
+        rest = config.rest_port is not None
+        faces: list[tuple[str, int, ASGIApp]] = [
+            ("MCP", config.port, build_http_app(engine, config, with_ops=control is None))
+        ]
+        if config.rest_port is not None:
+            app = build_rest_http_app(engine, config, with_ops=control is None)
+            faces.append(("REST", config.rest_port, app))
+        if control is not None:
+            ops_app = guard_http_face(Starlette(routes=ops_routes(engine)), engine, config)
+            faces.append(("operations", control[1], ops_app))
+        used = [port for _, port, _ in faces if port != 0]
+        if len(used) != len(set(used)):
+            named = ", ".join(f"{face} {port}" for face, port, _ in faces)
+            raise ConfigError(f"each face needs its own port (--port, --rest-port, control expose), got {named}")
+        servers = [
+            (uvicorn.Server if i == 0 else _FollowerServer)(
+                uvicorn.Config(
+                    app,
+                    host=config.host,
+                    port=port,
+                    log_level=config.log_level.lower(),
+                    lifespan="on",
+                    log_config=None,
+                    access_log=False,
+                )
             )
-        )
-        # A banner on stderr whatever the log level: the one line a user needs to connect a client.
+            for i, (_, port, app) in enumerate(faces)
+        ]
+        # A banner on stderr whatever the log level: the lines a user needs to connect a client or open the docs.
         print(
             f"hms-recordings: MCP on http://{config.host}:{config.port}/mcp, {len(engine.tools)} tools"
             + (", upstream: embedded emulator" if config.emulator else ""),
             file=sys.stderr,
             flush=True,
         )
-        await uv.serve()
+        if rest:
+            base = f"http://{config.host}:{config.rest_port}"
+            print(f"hms-recordings: REST on {base}, docs at {base}/docs", file=sys.stderr, flush=True)
+        if control is not None:
+            print(f"hms-recordings: /health and /metrics on port {control[1]}", file=sys.stderr, flush=True)
+        await _serve_all(servers)

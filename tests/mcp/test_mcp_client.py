@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import anyio
 import pytest
 from tests.mcp.rig import MEETING, ROOM, Rig, make_rig
@@ -95,6 +97,7 @@ async def test_read_only_mode_serves_only_read_only_tools() -> None:
         "hms-list-recording-assets",
         "hms-get-recording-asset",
         "hms-get-recording-presigned-url",
+        "hms-get-recording-download-links",
     }
 
 
@@ -106,3 +109,30 @@ async def test_read_only_beats_an_explicit_tool_list() -> None:
 def test_an_unknown_tool_name_in_the_selection_stops_start_up() -> None:
     with pytest.raises(ConfigError, match="hms-start-recordings"):
         Engine(load_file(), RuntimeSettings(env={}, tools=("hms-start-recordings",)))
+
+
+async def test_a_recording_is_readable_as_an_mcp_resource(rig: Rig) -> None:
+    async with Client(build_mcp_server(rig.engine)) as client:
+        templates = (await client.list_resource_templates()).resource_templates
+        started = await client.call_tool("hms-start-recording", {"room_id": ROOM, "meeting_url": MEETING})
+        recording_id = started.structured_content["id"]  # type: ignore[index]
+        read = await client.read_resource(f"hms://recordings/{recording_id}")
+    assert [t.uri_template for t in templates] == ["hms://recordings/{recording_id}"]
+    body = json.loads(read.contents[0].text)  # type: ignore[union-attr]
+    assert body["id"] == recording_id and body["room_id"] == ROOM
+
+
+async def test_download_links_for_a_completed_recording_in_one_call(rig: Rig) -> None:
+    async with Client(build_mcp_server(rig.engine)) as client:
+        started = await client.call_tool("hms-start-recording", {"room_id": ROOM, "meeting_url": MEETING})
+        await client.call_tool("hms-stop-recording", {"room_id": ROOM})
+        await rig.advance(1)
+        recording_id = started.structured_content["id"]  # type: ignore[index]
+        links = await client.call_tool(
+            "hms-get-recording-download-links", {"recording_id": recording_id, "presign_duration": 120}
+        )
+    assert links.is_error is False, links.content
+    data = links.structured_content
+    assert data is not None and data["status"] == "completed"
+    assert data["composite"]["url"].startswith("http://emulator.test/_emulator/download/")
+    assert data["composite"]["expires_in_seconds"] == 120

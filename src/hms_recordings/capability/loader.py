@@ -71,6 +71,7 @@ class _Reader:
     def __init__(self, doc: YamlDoc) -> None:
         self.doc = doc
         self.findings: list[Finding] = []
+        self.resource_tools: list[Tool] = []  # dynamic MCP resources, read as tools so their calls get checked
 
     def fail(self, path: PathKey, message: str, fix: str = "") -> None:
         self.findings.append(self.doc.finding(path, message, fix))
@@ -621,7 +622,7 @@ class _Reader:
                 "write parameters as {name}, e.g. hms://recordings/{recording_id}",
             )
         if dynamic:
-            self.tool({**node, "name": node.get("name") or "resource"}, path, name_required=False)  # collect findings
+            self.resource_tools.append(self.tool({**node, "name": node.get("name") or "resource"}, path))
         return node
 
     def exposed_rest(self, node: dict[str, Any], path: PathKey) -> ExposedRest:
@@ -724,6 +725,7 @@ class _Reader:
             op.tool for r in cap.rest for res in r.resources for op in res.operations
         ]
         tools += [f.tool for a in cap.aggregates.values() for f in a.functions.values()]
+        tools += self.resource_tools
         for tool in tools:
             calls = [(tool.call, (*tool.yaml_path, "call"))] + [
                 (s.call, (*tool.yaml_path, "steps", i, "call")) for i, s in enumerate(tool.steps) if s.kind == "call"

@@ -131,11 +131,12 @@ async def wait_for_recording(invocation: Invocation) -> Any:
         recording = await invocation.default({"recording_id": invocation.args["recording_id"]})
         status = recording.get("status") if isinstance(recording, dict) else None
         waited = time.monotonic() - started
-        await invocation.progress(
-            min(STAGES.get(str(status), 0), target),
-            target,
-            f"recording {invocation.args['recording_id']} is {status} after {waited:.1f}s",
-        )
+        # Progress must rise on every notification (MCP requires it), also while the status stays the same: within
+        # a stage, the elapsed share of the timeout moves it forward; reaching the awaited state reports the total.
+        stage = min(STAGES.get(str(status), 0), target)
+        done = target if _reached(status, until) else max(stage - 1, 0) + min(waited / timeout, 0.99)
+        message = f"recording {invocation.args['recording_id']} is {status} after {waited:.1f}s"
+        await invocation.progress(done, target, message)
         if _reached(status, until):
             return {
                 "recording": recording,

@@ -28,6 +28,7 @@ __all__ = ["ArgRef", "PreparedRequest", "RequestPlan", "WithPlan", "check_path_v
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}|\{([A-Za-z0-9_.-]+)\}")
 _FORBIDDEN = re.compile(r"[/\\?#%\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_PATH_VALUE = 512
 
 
@@ -168,6 +169,12 @@ class RequestPlan:
             else:
                 path.append(part)
         query = [(p.name, _as_query_value(v)) for p, v in self._values(self.query, params, scope)]
+        for name, text in query:
+            # A schema `pattern` ending in `$` lets one trailing newline through (Python's `re.search`), so an id
+            # filter like "<24 hex>\n" would reach the upstream: no control character ever goes into a query.
+            # Regression test: tests/reliability/test_bad_input.py::test_a_trailing_newline_after_a_valid_id_*
+            if _CONTROL.search(text):
+                raise ToolInputError(f"`{name}` must not contain control characters (line breaks, tabs, NUL)", [name])
         headers = []
         for p, v in self._values(self.headers, params, scope):
             text = _as_query_value(v)
