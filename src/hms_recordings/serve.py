@@ -16,8 +16,10 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Generator, Mapping
+import threading
+from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -278,28 +280,49 @@ def build_rest_http_app(
 
 
 class _FollowerServer(uvicorn.Server):
-    # One process, several servers: the first one owns Ctrl-C, and its end stops the others (see _serve_all).
+    # One process, several servers: signals are handled once, by _serve_all, which stops them all together.
     @contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
 
 
-async def _serve_all(servers: list[uvicorn.Server]) -> None:
+async def _serve_all(servers: Sequence[uvicorn.Server]) -> None:
+    """Serve until one server ends, Ctrl-C or SIGTERM, or a port cannot be taken; then stop them all gracefully.
+
+    A server whose own ``capture_signals`` is active (a plain ``uvicorn.Server``) handles signals itself; its end
+    stops the others just the same."""
+    refused: list[str] = []
+    interrupted: list[int] = []  # signals received so far
+
+    def stop_all(force: bool = False) -> None:
+        for server in servers:
+            server.force_exit = server.force_exit or force
+            server.should_exit = True
+
     async def run(server: uvicorn.Server) -> None:
         try:
             await server.serve()
         except SystemExit:  # uvicorn's way of saying it could not listen (its error line above says why)
-            where = f"{server.config.host}:{server.config.port}"
-            raise ConfigError(
-                f"cannot listen on {where} (is the port taken?); choose another with --port or --rest-port"
-            )
+            refused.append(f"{server.config.host}:{server.config.port}")
         finally:
-            for other in servers:
-                other.should_exit = True
+            stop_all()
 
-    async with anyio.create_task_group() as tg:
-        for server in servers:
-            tg.start_soon(run, server)
+    async def watch_signals() -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                stop_all(force=signum == signal.SIGINT and bool(interrupted))  # a second Ctrl-C: do not wait
+                interrupted.append(signum)
+
+    async with anyio.create_task_group() as outer:
+        if threading.current_thread() is threading.main_thread():
+            outer.start_soon(watch_signals)
+        async with anyio.create_task_group() as tg:
+            for server in servers:
+                tg.start_soon(run, server)
+        outer.cancel_scope.cancel()
+    if refused:
+        raise ConfigError(f"cannot listen on {', '.join(refused)} (is the port taken?); choose another port")
+    # Stopped by a signal: a clean stop, so ``serve`` exits with 0.
 
 
 async def run_server(capability: Capability, config: ServeConfig) -> None:
@@ -335,7 +358,7 @@ async def run_server(capability: Capability, config: ServeConfig) -> None:
             named = ", ".join(f"{face} {port}" for face, port, _ in faces)
             raise ConfigError(f"each face needs its own port (--port, --rest-port, control expose), got {named}")
         servers = [
-            (uvicorn.Server if i == 0 else _FollowerServer)(
+            _FollowerServer(
                 uvicorn.Config(
                     app,
                     host=config.host,
@@ -346,7 +369,7 @@ async def run_server(capability: Capability, config: ServeConfig) -> None:
                     access_log=False,
                 )
             )
-            for i, (_, port, app) in enumerate(faces)
+            for _, port, app in faces
         ]
         # A banner on stderr whatever the log level: the lines a user needs to connect a client or open the docs.
         print(

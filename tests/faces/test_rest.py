@@ -1,0 +1,300 @@
+"""The REST face against the in-process emulator: routes as declared, same results and errors as the MCP tools."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from tests.faces.conftest import rest_face
+from tests.mcp.rig import MEETING, ROOM, Rig, make_rig
+
+from hms_recordings.capability.loader import load_file
+from hms_recordings.config import ServeConfig
+from hms_recordings.faces.mcp import outcome_to_result
+from hms_recordings.faces.rest import plan_routes
+from hms_recordings.runtime.upstream import RetryPolicy
+
+pytestmark = pytest.mark.anyio
+
+FILES = Path(__file__).parent / "files"
+PROBLEM = "application/problem+json"
+JSON_BODY = {"content-type": "application/json"}
+
+
+def problem(response: httpx2.Response, status: int, kind: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
+    assert body["kind"] == kind
+    assert body["status"] == status
+    assert body["type"] == f"https://hms-recordings.dev/problems/{kind}"
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert body["detail"].endswith(f" (request {body['request_id']})")
+    return body
+
+
+# ------------------------------------------------------------------------------------------------------------ routes
+
+
+async def test_the_built_in_capability_serves_every_tool_on_a_resource_style_route(rig: Rig) -> None:
+    routes = plan_routes(rig.engine)
+    assert {r.tool.name for r in routes} == set(rig.engine.tools)
+    table = {(r.method, r.path): r.tool.name for r in routes}
+    assert table[("GET", "/recordings")] == "hms-list-recordings"
+    assert table[("POST", "/rooms/{room_id}/recording/start")] == "hms-start-recording"
+    assert table[("GET", "/recording-assets/{asset_id}/presigned-url")] == "hms-get-recording-presigned-url"
+
+
+async def test_a_recording_can_be_started_paused_resumed_stopped_and_downloaded_over_rest(
+    rig: Rig, rest: httpx2.AsyncClient
+) -> None:
+    started = await rest.post(f"/rooms/{ROOM}/recording/start", json={"meeting_url": MEETING})
+    assert started.status_code == 200, started.text
+    recording = started.json()
+    assert recording["status"] == "starting"
+    running = await rest.get(f"/recordings/{recording['id']}/wait", params={"until": "running"})
+    assert running.json()["reached"] is True
+    assert (await rest.post(f"/rooms/{ROOM}/recording/pause")).status_code == 200
+    assert (await rest.post(f"/rooms/{ROOM}/recording/resume", json={})).status_code == 200
+    stopped = await rest.post(f"/rooms/{ROOM}/recording/stop")
+    assert [r["id"] for r in stopped.json()["stopped"]] == [recording["id"]]
+    done = await rest.get(f"/recordings/{recording['id']}/wait", params={"until": "completed", "timeout_seconds": 5})
+    assets = done.json()["recording"]["assets"]
+    composite = next(a for a in assets if a["type"] == "room-composite")
+    asset = await rest.get(f"/recording-assets/{composite['id']}")
+    assert asset.json()["status"] == "completed"
+    link = await rest.get(f"/recording-assets/{composite['id']}/presigned-url", params={"presign_duration": 60})
+    assert link.status_code == 200
+    assert link.json()["url"].startswith("http")
+    listed = await rest.get("/recording-assets", params={"room_id": ROOM, "type": "room-composite"})
+    assert [a["id"] for a in listed.json()["assets"]] == [composite["id"]]
+
+
+async def test_a_rest_route_gives_the_same_result_as_the_mcp_tool(rig: Rig, rest: httpx2.AsyncClient) -> None:
+    await rest.post(f"/rooms/{ROOM}/recording/start", json={"meeting_url": MEETING})
+    over_rest = await rest.get("/recordings", params={"room_id": ROOM, "limit": "10"})
+    direct = await rig.engine.call("hms-list-recordings", {"room_id": ROOM, "limit": 10})
+    assert over_rest.json() == direct.data
+    assert over_rest.headers["content-type"] == "application/json"
+
+
+async def test_query_strings_are_read_as_the_schema_types(rest: httpx2.AsyncClient) -> None:
+    assert (await rest.get("/recordings", params={"limit": "25"})).status_code == 200
+    body = problem(await rest.get("/recordings", params={"limit": "ten"}), 400, "invalid_arguments")
+    assert "`limit` must be of type integer" in body["detail"]
+    assert body["fields"] == ["limit"]
+
+
+async def test_a_rest_error_has_the_kind_and_text_of_the_mcp_tool_error(rig: Rig, rest: httpx2.AsyncClient) -> None:
+    missing = "6a10aa2d3e4f5a6b7c8d9e0f"
+    body = problem(await rest.get(f"/recordings/{missing}"), 404, "not_found")
+    mcp = outcome_to_result(await rig.engine.call("hms-get-recording", {"recording_id": missing}))
+    text = mcp.content[0].text  # type: ignore[union-attr]
+    assert text == f"not_found: {body['detail'].rsplit(' (request ', 1)[0]}"
+
+
+async def test_a_second_start_is_a_409_problem_naming_the_active_recording(rest: httpx2.AsyncClient) -> None:
+    first = (await rest.post(f"/rooms/{ROOM}/recording/start", json={"meeting_url": MEETING})).json()
+    body = problem(await rest.post(f"/rooms/{ROOM}/recording/start", json={"meeting_url": MEETING}), 409, "conflict")
+    assert first["id"] in body["detail"]
+    assert body["data"]["id"] == first["id"]
+    again = await rest.post(f"/rooms/{ROOM}/recording/start", json={"meeting_url": MEETING, "if_active": "return"})
+    assert again.json()["id"] == first["id"]
+
+
+# --------------------------------------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "says"),
+    [
+        (b"{not json", JSON_BODY, 400, "not valid JSON"),
+        (b"[1, 2]", JSON_BODY, 400, "must be a JSON object, not list"),
+        (b'{"meeting_url": "https://x.test/m", "bogus": 1}', JSON_BODY, 400, "unknown argument `bogus`"),
+        (b'{"room_id": "6a0f1c2d3e4f5a6b7c8d9e01"}', JSON_BODY, 400, "`room_id` is part of the path"),
+        (b'{"meeting_url": 5}', JSON_BODY, 400, "`meeting_url` must be of type string"),
+        (b"meeting_url=https://x.test", {"content-type": "application/x-www-form-urlencoded"}, 415, "application/json"),
+        (b"\xff\xfe", JSON_BODY, 400, "not valid JSON"),
+    ],
+)
+async def test_bad_bodies_are_a_4xx_problem_and_nothing_is_sent_upstream(
+    rig: Rig, rest: httpx2.AsyncClient, body: bytes, headers: dict[str, str], status: int, says: str
+) -> None:
+    response = await rest.post(f"/rooms/{ROOM}/recording/start", content=body, headers=headers)
+    assert says in problem(response, status, "invalid_arguments")["detail"]
+    assert await rig.upstream_requests() == []
+
+
+async def test_a_field_given_twice_is_refused(rig: Rig, rest: httpx2.AsyncClient) -> None:
+    repeated = await rest.get("/recordings?limit=10&limit=20")
+    assert "given 2 times" in problem(repeated, 400, "invalid_arguments")["detail"]
+    both = await rest.post(f"/rooms/{ROOM}/recording/start?meeting_url=https://a.test", json={"meeting_url": MEETING})
+    assert "both in the query string and in the body" in problem(both, 400, "invalid_arguments")["detail"]
+    in_path = await rest.get(f"/recordings/{'6a10aa2d3e4f5a6b7c8d9e0f'}?recording_id=6a10aa2d3e4f5a6b7c8d9e01")
+    assert "part of the path" in problem(in_path, 400, "invalid_arguments")["detail"]
+    assert await rig.upstream_requests() == []
+
+
+async def test_a_body_over_one_mebibyte_is_413(rig: Rig, rest: httpx2.AsyncClient) -> None:
+    big = json.dumps({"meeting_url": "https://x.test/" + "a" * 1_100_000}).encode()
+    problem(await rest.post(f"/rooms/{ROOM}/recording/start", content=big, headers=JSON_BODY), 413, "too_large")
+
+    async def chunks() -> Any:  # no Content-Length: the limit is enforced while reading
+        for _ in range(20):
+            yield b" " * 100_000
+
+    streamed = await rest.post(f"/rooms/{ROOM}/recording/start", content=chunks(), headers=JSON_BODY)
+    problem(streamed, 413, "too_large")
+    assert await rig.upstream_requests() == []
+
+
+async def test_an_invalid_path_value_is_refused_before_the_upstream(rig: Rig, rest: httpx2.AsyncClient) -> None:
+    body = problem(await rest.post("/rooms/..%2F..%2Fadmin/recording/start"), 404, "no_route")
+    assert "no route" in body["detail"]
+    bad = problem(await rest.post("/rooms/NOT-AN-ID/recording/start", json={}), 400, "invalid_arguments")
+    assert bad["fields"] == ["room_id"]
+    assert await rig.upstream_requests() == []
+
+
+async def test_unknown_routes_and_methods_are_problem_documents(rest: httpx2.AsyncClient) -> None:
+    problem(await rest.get("/nothing-here"), 404, "no_route")
+    wrong = await rest.delete("/recordings")
+    body = problem(wrong, 405, "method_not_allowed")
+    assert "GET" in wrong.headers["allow"]
+    assert "does not take DELETE" in body["detail"]
+
+
+# ---------------------------------------------------------------------------------------------- upstream failures
+
+
+async def put_faults(rig: Rig, *rules: dict[str, Any]) -> None:
+    response = await rig.admin.put("/_emulator/faults", json={"rules": list(rules)})
+    assert response.status_code == 200, response.text
+
+
+async def test_an_upstream_429_is_passed_through_with_retry_after(rig: Rig, rest: httpx2.AsyncClient) -> None:
+    await put_faults(rig, {"method": "GET", "path_prefix": "/v2/recordings", "status": 429, "retry_after": 120})
+    response = await rest.get("/recordings")
+    body = problem(response, 429, "rate_limited")
+    assert response.headers["retry-after"] == "120"
+    assert body["retry_after"] == 120
+    assert body["upstream_status"] == 429
+
+
+async def test_an_upstream_failure_is_502(rig: Rig, rest: httpx2.AsyncClient) -> None:
+    await put_faults(rig, {"method": "GET", "path_prefix": "/v2/recordings", "status": 500})
+    body = problem(await rest.get("/recordings"), 502, "upstream_error")
+    assert body["upstream_status"] == 500
+
+
+async def test_a_dropped_connection_is_502_upstream_unavailable(rig: Rig, rest: httpx2.AsyncClient) -> None:
+    await put_faults(rig, {"method": "GET", "path_prefix": "/v2/recordings", "mode": "drop"})
+    problem(await rest.get("/recordings"), 502, "upstream_unavailable")
+
+
+async def test_an_upstream_timeout_is_504() -> None:
+    async with make_rig(retry=RetryPolicy(attempts=1, deadline=0.1)) as rig, rest_face(rig) as rest:
+        await put_faults(rig, {"method": "GET", "path_prefix": "/v2/recordings", "mode": "latency", "latency_ms": 3000})
+        problem(await rest.get("/recordings"), 504, "upstream_timeout")
+
+
+async def test_a_refused_credential_is_502_and_the_problem_holds_no_secret() -> None:
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJmYWtlIjoidG9rZW4ifQ.c2lnbmF0dXJlLW5vdC12YWxpZA"
+    async with make_rig(env={"HMS_MANAGEMENT_TOKEN": token}) as rig, rest_face(rig) as rest:
+        response = await rest.get("/recordings")
+        body = problem(response, 502, "credentials")
+        assert "HMS_MANAGEMENT_TOKEN" in body["detail"]
+        assert token not in response.text
+        assert "eyJ" not in response.text
+
+
+# ------------------------------------------------------------------------------------------ selection and safety
+
+
+async def test_read_only_mode_unmounts_and_undocuments_the_write_routes() -> None:
+    async with make_rig(read_only=True) as rig, rest_face(rig) as rest:
+        problem(await rest.post(f"/rooms/{ROOM}/recording/start", json={}), 404, "no_route")
+        assert (await rest.get("/recordings")).status_code == 200
+        paths = (await rest.get("/openapi.json")).json()["paths"]
+        assert "/rooms/{room_id}/recording/start" not in paths
+        assert all(method == "get" for item in paths.values() for method in item)
+        assert await rig.upstream_requests() == [
+            {"method": "GET", "path": "/v2/recordings", "query": {}, "status": 200}
+        ]
+
+
+async def test_a_tool_selection_serves_only_the_selected_routes() -> None:
+    async with make_rig(tools=("hms-get-recording",)) as rig, rest_face(rig) as rest:
+        paths = (await rest.get("/openapi.json")).json()["paths"]
+        assert list(paths) == ["/recordings/{recording_id}"]
+        problem(await rest.get("/recordings"), 404, "no_route")
+
+
+async def test_the_inbound_bearer_token_guards_rest_with_a_problem_document(rig: Rig) -> None:
+    secret = "inbound-secret-token-123"
+    async with rest_face(rig, ServeConfig(auth_token=secret)) as rest:
+        refused = await rest.get("/recordings", headers={"Authorization": "Bearer wrong"})
+        problem(refused, 401, "unauthorized")
+        assert refused.headers["www-authenticate"].startswith("Bearer")
+        assert secret not in refused.text
+        assert (await rest.get("/recordings", headers={"Authorization": f"Bearer {secret}"})).status_code == 200
+        assert (await rest.get("/docs")).status_code == 200  # the page asks for the token itself
+        assert (await rest.get("/health/live")).status_code == 200
+        problem(await rest.get("/openapi.json"), 401, "unauthorized")
+        spec = (await rest.get("/openapi.json", headers={"Authorization": f"Bearer {secret}"})).json()
+        assert spec["security"] == [{"bearer": []}]
+
+
+async def test_host_and_origin_checks_apply_to_rest(rig: Rig, rest: httpx2.AsyncClient) -> None:
+    problem(await rest.get("/recordings", headers={"Host": "evil.example"}), 421, "host_not_allowed")
+    problem(await rest.get("/recordings", headers={"Origin": "http://evil.example"}), 403, "host_not_allowed")
+    same_origin = await rest.get("/recordings", headers={"Origin": "http://127.0.0.1:9091"})
+    assert same_origin.status_code == 200
+    assert await rig.upstream_requests() == [{"method": "GET", "path": "/v2/recordings", "query": {}, "status": 200}]
+
+
+async def test_a_safe_incoming_request_id_is_kept_and_an_unsafe_one_replaced(rest: httpx2.AsyncClient) -> None:
+    kept = await rest.get("/nothing", headers={"X-Request-Id": "trace-42.a"})
+    assert kept.headers["x-request-id"] == "trace-42.a"
+    assert kept.json()["detail"].endswith("(request trace-42.a)")
+    replaced = await rest.get("/nothing", headers={"X-Request-Id": "<script>alert(1)</script>"})
+    assert replaced.headers["x-request-id"] != "<script>alert(1)</script>"
+    assert "<script>" not in replaced.text
+
+
+# ------------------------------------------------------------------------------------------------ plain alpha2 ops
+
+
+async def test_plain_alpha2_rest_operations_run_through_call_with_and_input_parameters() -> None:
+    async with make_rig(FILES / "plain_rest.yaml") as rig, rest_face(rig) as rest:
+        await rig.engine.call("hms-start-recording", {"room_id": ROOM, "meeting_url": MEETING})
+        listed = await rest.get(f"/rooms/{ROOM}/recordings", params={"page_size": "10"})
+        assert listed.status_code == 200, listed.text
+        assert [r["room_id"] for r in listed.json()["items"]] == [ROOM]
+        requests = await rig.upstream_requests()
+        assert requests[-1]["query"] == {"room_id": ROOM, "limit": "10", "status": "running"}
+        bad = problem(await rest.get("/rooms/not-hex/recordings"), 400, "invalid_arguments")
+        assert bad["fields"] == ["room_id"]
+        body = problem(await rest.get(f"/rooms/{ROOM}/recordings", params={"page_size": "5"}), 400, "invalid_arguments")
+        assert "`page_size` must be >= 10" in body["detail"]
+        spec = (await rest.get("/openapi.json")).json()
+        parameters = spec["paths"]["/rooms/{room_id}/recordings"]["get"]["parameters"]
+        assert [(p["name"], p["in"], p["required"]) for p in parameters] == [
+            ("room_id", "path", True),
+            ("page_size", "query", False),
+        ]
+        assert parameters[0]["schema"]["pattern"] == "^[0-9a-f]{24}$"
+
+
+async def test_an_x_tool_naming_no_mcp_tool_fails_loudly() -> None:
+    from hms_recordings.errors import CapabilityError
+    from hms_recordings.runtime.engine import Engine, RuntimeSettings
+
+    capability = load_file(FILES / "bad_x_tool.yaml")
+    engine = Engine(capability, RuntimeSettings(env={"HMS_MANAGEMENT_TOKEN": "unset-token"}))
+    with pytest.raises(CapabilityError, match="x-tool 'hms-no-such-tool' names no MCP tool"):
+        plan_routes(engine)
+    await engine.aclose()
