@@ -34,12 +34,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-
 from contenders import BENCH_DIR, Contender, Spec, Upstream, server_argv, server_env
 from figures import compute_targets, machine, summarize, versions
-from hms_recordings.tokens import AppCredentials, mint_management_token
 from mcpclient import DirectSession, StdioMcpSession, initialize_params
 from procs import ServerProcess, cpu_seconds, free_port
+
+from hms_recordings.tokens import AppCredentials, mint_management_token
 
 CONCURRENCY = (1, 8, 32)
 KINDS = ("list", "pair")

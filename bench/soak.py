@@ -30,7 +30,6 @@ from typing import Any
 
 import anyio
 import httpx2
-
 from mcp import Client
 
 KEY, SECRET = "soak-access-key", "soak-app-secret-0123456789abcdef0123456789"

@@ -1,6 +1,6 @@
 """The tool surface as data: what ``tools --json`` prints, what the committed snapshot holds, and the README table.
 
-``tests/mcp/test_surface_snapshot.py`` fails when the code, ``tests/snapshots/tools.json`` and the README's table
+``tests/builtin/test_surface_snapshot.py`` fails when the code, ``tests/snapshots/tools.json`` and the README's table
 disagree; ``UPDATE_SNAPSHOTS=1`` rewrites the snapshot and the table for review as a diff.
 """
 

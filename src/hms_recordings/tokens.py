@@ -23,8 +23,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
 __all__ = [
     "DEFAULT_VALIDITY_SECONDS",
     "DEV_ACCESS_KEY",
@@ -81,6 +79,8 @@ def mint_management_token(
     """Return a signed management token valid for ``valid_for`` seconds from now."""
     if not 1 <= valid_for <= MAX_VALIDITY_SECONDS:
         raise ValueError(f"valid_for must be between 1 and {MAX_VALIDITY_SECONDS} seconds, got {valid_for}")
+    import jwt  # imported when used: PyJWT pulls in cryptography, which a server given a ready token never needs
+
     issued = int(now if now is not None else time.time()) - CLOCK_SKEW_SECONDS
     claims = {
         "access_key": creds.access_key,
@@ -96,6 +96,8 @@ def mint_management_token(
 
 def verify_management_token(token: str, creds: AppCredentials, *, now: float | None = None) -> dict[str, Any]:
     """Return the claims of a valid management token, or raise :class:`TokenInvalid` with the reason."""
+    import jwt
+
     try:
         claims: dict[str, Any] = jwt.decode(
             token,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from tests.clients.harness import NodeTools, RunningServer, prepare_node_tools, serve
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
+
 from tests.clients.harness import NodeTools, RunningServer
 
 pytestmark = [pytest.mark.node, pytest.mark.e2e]

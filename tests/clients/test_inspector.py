@@ -15,6 +15,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+
 from tests.clients.harness import NodeTools, RunningServer, console_script
 
 pytestmark = [pytest.mark.node, pytest.mark.e2e]

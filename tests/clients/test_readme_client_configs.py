@@ -22,11 +22,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import pytest
-from tests.clients.harness import NPM_TOOLS, REPO, free_port, port_is_free, server_env, start_server
+from mcp import Client, StdioServerParameters
 
 from hms_recordings.capability.loader import load_file
 from hms_recordings.config import ServeConfig
-from mcp import Client, StdioServerParameters
+from tests.clients.harness import NPM_TOOLS, REPO, free_port, port_is_free, server_env, start_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 

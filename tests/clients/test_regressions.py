@@ -13,10 +13,10 @@ from typing import Literal
 
 import anyio
 import pytest
-from mcp.shared.exceptions import MCPError
-from tests.clients.harness import RunningServer
-
 from mcp import Client
+from mcp.shared.exceptions import MCPError
+
+from tests.clients.harness import RunningServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 

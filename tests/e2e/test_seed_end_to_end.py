@@ -16,10 +16,10 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
+from mcp import Client, StdioServerParameters
 
 from hms_recordings.emulator import EmulatorConfig, RunningEmulator, serve_in_background
 from hms_recordings.tokens import AppCredentials, mint_management_token
-from mcp import Client, StdioServerParameters
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx2
 import pytest
-from tests.mcp.rig import Rig, make_rig
 
 from hms_recordings.config import ServeConfig
 from hms_recordings.serve import build_http_app, build_rest_http_app
+from tests.builtin.rig import Rig, make_rig
 
 #: The Host the tests call the faces by (an allowed loopback name, as a browser on the machine would send).
 BASE = "http://127.0.0.1:9091"

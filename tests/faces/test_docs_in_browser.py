@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+
 from tests.clients.harness import console_script, free_port, start_server
 
 pytestmark = pytest.mark.e2e

@@ -8,10 +8,10 @@ from typing import Any
 import httpx2
 import pytest
 from jsonschema import Draft202012Validator
-from tests.mcp.rig import Rig
 
 from hms_recordings.faces.rest import plan_routes
 from hms_recordings.taxonomy import KINDS
+from tests.builtin.rig import Rig
 
 pytestmark = pytest.mark.anyio
 

@@ -8,14 +8,14 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.faces.conftest import face_client, mcp_face, rest_face
-from tests.mcp.rig import ROOM, Rig, make_rig
 
 from hms_recordings.capability.loader import load_file
 from hms_recordings.config import ServeConfig
 from hms_recordings.faces.ops import control_expose
 from hms_recordings.logs import JsonFormatter
 from hms_recordings.serve import build_http_app, build_rest_http_app
+from tests.builtin.rig import ROOM, Rig, make_rig
+from tests.faces.conftest import face_client, mcp_face, rest_face
 
 pytestmark = pytest.mark.anyio
 

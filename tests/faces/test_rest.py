@@ -8,14 +8,14 @@ from typing import Any
 
 import httpx2
 import pytest
-from tests.faces.conftest import rest_face
-from tests.mcp.rig import MEETING, ROOM, Rig, make_rig
 
 from hms_recordings.capability.loader import load_file
 from hms_recordings.config import ServeConfig
 from hms_recordings.faces.mcp import outcome_to_result
 from hms_recordings.faces.rest import plan_routes
 from hms_recordings.runtime.upstream import RetryPolicy
+from tests.builtin.rig import MEETING, ROOM, Rig, make_rig
+from tests.faces.conftest import rest_face
 
 pytestmark = pytest.mark.anyio
 

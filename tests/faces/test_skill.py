@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
-from tests.clients.harness import console_script, free_port, server_env
-from tests.faces.conftest import rest_face
-from tests.mcp.rig import make_rig
 
 from hms_recordings.capability.loader import load_file
 from hms_recordings.cli import main
 from hms_recordings.faces.skill import export_skill
 from hms_recordings.taxonomy import HTTP_ONLY, KINDS
+from tests.builtin.rig import make_rig
+from tests.clients.harness import console_script, free_port, server_env
+from tests.faces.conftest import rest_face
 
 FILES = Path(__file__).parent / "files"
 HELPER = "Find 100ms recordings and explain their status. Use it when someone asks about past recordings."

@@ -9,6 +9,7 @@ import json
 
 import httpx2
 import pytest
+from mcp import Client
 
 from hms_recordings.capability.loader import lenient_findings, load_file
 from hms_recordings.capability.validation import validate_file
@@ -17,7 +18,6 @@ from hms_recordings.config import ServeConfig
 from hms_recordings.faces.mcp import build_mcp_server
 from hms_recordings.runtime.engine import Engine, RuntimeSettings
 from hms_recordings.serve import build_rest_http_app
-from mcp import Client
 
 from .conftest import FILES
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mcp import Client
 
 from hms_recordings.capability.loader import load_capability, load_file
 from hms_recordings.capability.strict import validate_strict
@@ -20,7 +21,6 @@ from hms_recordings.capability.yamlsource import parse_yaml, read_yaml
 from hms_recordings.errors import CapabilityError
 from hms_recordings.faces.mcp import build_mcp_server
 from hms_recordings.runtime.engine import Engine, RuntimeSettings
-from mcp import Client
 
 from .conftest import FILES, MakeEngine
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from mcp import Client
 
 from hms_recordings.capability.loader import load_file
 from hms_recordings.faces.mcp import build_mcp_server
 from hms_recordings.runtime.engine import Engine, RuntimeSettings
-from mcp import Client
 
 from .conftest import FILES
 

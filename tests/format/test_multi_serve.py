@@ -6,12 +6,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from mcp import Client
 
 from hms_recordings.capability.loader import BUILTIN_CAPABILITY
 from hms_recordings.cli import build_parser, main
 from hms_recordings.errors import ConfigError
 from hms_recordings.multi import combined_server, plan_serving
-from mcp import Client
 
 from .conftest import FILES, MakeEngine
 

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from hms_recordings.capability.loader import load_file
 from hms_recordings.faces.mcp import build_mcp_server
 from hms_recordings.runtime.engine import Engine, RuntimeSettings
-from mcp import Client
 
 from .conftest import FILES, MakeEngine
 

@@ -22,10 +22,10 @@ from typing import Any, TextIO
 import anyio
 import httpx2
 import pytest
+from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from hms_recordings.emulator import EmulatorConfig, RunningEmulator, serve_in_background
-from mcp import Client, StdioServerParameters
 
 from .conftest import CANARY_CREDS, CANARY_KEY, CANARY_SECRET, CANARY_TOKEN, free_port, new_room
 

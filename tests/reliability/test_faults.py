@@ -10,12 +10,12 @@ from typing import Any
 
 import anyio
 import pytest
+from mcp import Client
 
 from hms_recordings.config import ServeConfig
 from hms_recordings.runtime.engine import Engine, RuntimeSettings
 from hms_recordings.runtime.upstream import RetryPolicy
 from hms_recordings.serve import build_http_app
-from mcp import Client
 
 from .conftest import (
     CANARY_KEY,

@@ -13,12 +13,12 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
+from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from hms_recordings.config import ServeConfig
 from hms_recordings.errors import ConfigError
 from hms_recordings.serve import MAX_REQUEST_BYTES, build_http_app, transport_security
-from mcp import Client
 
 from .conftest import CANARY_SECRET, Harness, builtin_tools, free_port, new_room, serve_asgi
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import anyio
 import pytest
+from mcp import Client
 
 from hms_recordings.config import ServeConfig
 from hms_recordings.serve import build_http_app
-from mcp import Client
 
 from .conftest import HarnessFactory, new_room, serve_asgi
 

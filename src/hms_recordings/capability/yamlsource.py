@@ -11,17 +11,15 @@ convert to plain ``dict``/``list``/scalars (what the rest of the code works with
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
-
 from hms_recordings.errors import CapabilityError, Finding
 
-__all__ = ["YamlDoc", "format_path", "parse_yaml", "read_yaml"]
+__all__ = ["YamlDoc", "dump_parsed", "format_path", "parse_yaml", "parsed_companion", "read_yaml"]
 
 PathKey = tuple[str | int, ...]
 
@@ -54,23 +52,23 @@ class YamlDoc:
 
 
 def _plain(node: Any, path: PathKey, lines: dict[PathKey, int]) -> Any:
-    if isinstance(node, CommentedMap):
+    if isinstance(node, dict):  # ruamel's CommentedMap; its `.lc` knows where each key is
         out: dict[str, Any] = {}
         for key, value in node.items():
             child = (*path, str(key))
             try:
-                line, _col = node.lc.key(key)
+                line, _col = node.lc.key(key)  # type: ignore[attr-defined]
                 lines[child] = line + 1
             except (KeyError, TypeError):  # keys from merges have no position
                 lines[child] = lines.get(path, 0)
             out[str(key)] = _plain(value, child, lines)
         return out
-    if isinstance(node, CommentedSeq):
+    if isinstance(node, list):  # CommentedSeq
         items: list[Any] = []
         for index, value in enumerate(node):
             child = (*path, index)
             try:
-                line, _col = node.lc.item(index)
+                line, _col = node.lc.item(index)  # type: ignore[attr-defined]
                 lines[child] = line + 1
             except (KeyError, TypeError):
                 lines[child] = lines.get(path, 0)
@@ -89,6 +87,10 @@ def _plain(node: Any, path: PathKey, lines: dict[PathKey, int]) -> Any:
 
 def parse_yaml(text: str, file: str = "") -> YamlDoc:
     """Parse ``text``; a syntax error becomes a :class:`CapabilityError` with the line where the parser stopped."""
+    # Imported here: a file with a pre-parsed companion (the built-in capability) never needs the parser.
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
     yaml = YAML(typ="rt")
     try:
         root = yaml.load(text)
@@ -102,12 +104,39 @@ def parse_yaml(text: str, file: str = "") -> YamlDoc:
     return YamlDoc(_plain(root, (), lines), file, lines)
 
 
+def parsed_companion(path: Path) -> Path:
+    """Where a pre-parsed copy of ``path`` may sit (``recordings.yaml`` -> ``recordings.yaml.parsed.json``)."""
+    return path.with_name(path.name + ".parsed.json")
+
+
+def dump_parsed(doc: YamlDoc, text: str) -> str:
+    """The companion's content: the parse of ``text``, keyed by its hash so that a stale copy is never used."""
+    lines = [[list(key), line] for key, line in doc.lines.items()]
+    payload = {"sha256": hashlib.sha256(text.encode()).hexdigest(), "data": doc.data, "lines": lines}
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def _load_companion(path: Path, text: str) -> YamlDoc | None:
+    try:
+        payload = json.loads(parsed_companion(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(payload, dict) or payload.get("sha256") != hashlib.sha256(text.encode()).hexdigest():
+        return None
+    lines = {tuple(key): int(line) for key, line in payload["lines"]}
+    return YamlDoc(payload["data"], str(path), lines)
+
+
 def read_yaml(path: str | Path) -> YamlDoc:
-    """Read and parse a file; an unreadable file is a :class:`CapabilityError` (``validate`` exits 2 on it)."""
+    """Read and parse a file; an unreadable file is a :class:`CapabilityError` (``validate`` exits 2 on it).
+
+    A file shipped with a matching ``.parsed.json`` companion (the built-in capability) is not parsed again: the
+    round-trip YAML parse is the largest part of start-up, and the companion's hash proves it is the same text.
+    """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CapabilityError(
             f"cannot read capability file {path}: {exc.__class__.__name__}: {exc}", file=str(path)
         ) from None
-    return parse_yaml(text, str(path))
+    return _load_companion(Path(path), text) or parse_yaml(text, str(path))

@@ -8,6 +8,7 @@ the first output parameter that yields a non-null value is the result.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = ["OutputMapper", "output_schema_for"]
 
 Mapper = Callable[[Any], Any]
 _WHOLE = {"$", "$."}
+_DOTTED = re.compile(r"^\$(\.[A-Za-z_][A-Za-z0-9_-]*)+$")
 
 
 def _compile_path(path: str) -> Mapper:
@@ -28,6 +30,19 @@ def _compile_path(path: str) -> Mapper:
     text = path.strip()
     if text.startswith("$.") and text.endswith("."):
         text = text[:-1]
+    if _DOTTED.match(text):
+        # Plain `$.a.b` paths are most mappings and sit on the per-call path: a key walk gives the same answer as
+        # JSONPath (a missing key is null) at a twentieth of the cost (bench/notes.md).
+        keys = tuple(text[2:].split("."))
+
+        def walk(data: Any) -> Any:
+            for key in keys:
+                if not isinstance(data, dict):
+                    return None
+                data = data.get(key)
+            return data
+
+        return walk
     try:
         compiled = jsonpath.compile(text)
     except jsonpath.JSONPathError as exc:

@@ -10,9 +10,12 @@ echoing the rejected values (they may be huge or hostile).
 
 from __future__ import annotations
 
+import functools
+import re
+from collections.abc import Iterator
 from typing import Any, cast
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from hms_recordings.capability.model import Operation, ToolParam
@@ -59,6 +62,39 @@ def derive_schema(operation: Operation, references: dict[str, str]) -> dict[str,
     if required:
         schema["required"] = required
     return schema
+
+
+@functools.lru_cache(maxsize=256)
+def _ecma_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a JSON Schema (ECMA-262) pattern for Python: there ``$`` is the end of the input, while Python's ``$``
+    also matches before a final newline, which would let ``"<24 hex>\\n"`` through an id pattern."""
+    out, in_class, escaped = [], False, False
+    for char in pattern:
+        if escaped:
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            out.append(char)
+            escaped = True
+        elif char == "[":
+            in_class = True
+            out.append(char)
+        elif char == "]":
+            in_class = False
+            out.append(char)
+        elif char == "$" and not in_class:
+            out.append(r"\Z")
+        else:
+            out.append(char)
+    return re.compile("".join(out))
+
+
+def _pattern_keyword(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _ecma_regex(pattern).search(instance):
+        yield ValidationError(f"does not match {pattern!r}")
+
+
+_Validator: Any = validators.extend(Draft202012Validator, {"pattern": _pattern_keyword})  # type: ignore[no-untyped-call]
 
 
 def _field(error: ValidationError) -> str:
@@ -111,7 +147,7 @@ class ArgumentValidator:
         Draft202012Validator.check_schema(schema)
         self.tool = tool
         self.schema = schema
-        self._validator = Draft202012Validator(schema)
+        self._validator = _Validator(schema)
         self._defaults = {
             name: prop["default"]
             for name, prop in (schema.get("properties") or {}).items()

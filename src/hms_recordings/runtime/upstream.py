@@ -275,7 +275,8 @@ class UpstreamClient:
 
     def _exhausted(self, last: UpstreamError, attempts: int) -> RetryBudgetExhausted:
         return RetryBudgetExhausted(
-            f"{last.message}; gave up after {attempts} attempts within the {self.retry.deadline:g}s retry budget",
+            f"{last.message}; gave up after {attempts} attempt{'s' if attempts != 1 else ''} within the "
+            f"{self.retry.deadline:g}s retry budget",
             last=last,
             attempts=attempts,
             operation=last.operation,
@@ -307,5 +308,7 @@ class UpstreamClient:
         if status == 429:
             after = _retry_after(response.headers.get("retry-after"))
             hint = f"; retry after {after:g}s" if after is not None else "; retry later"
+            if "retry after" in upstream_message.lower():
+                hint = ""  # the upstream already said when
             return RateLimited(text + hint, retry_after=after, **ctx)
         return UpstreamStatusError(text, **ctx)

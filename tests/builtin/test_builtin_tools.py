@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from tests.mcp.rig import MEETING, OTHER_ROOM, ROOM, Rig, make_rig
 
 from hms_recordings.emulator import EmulatorConfig
+from tests.builtin.rig import MEETING, OTHER_ROOM, ROOM, Rig, make_rig
 
 pytestmark = pytest.mark.anyio
 

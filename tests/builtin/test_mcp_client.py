@@ -6,14 +6,14 @@ import json
 
 import anyio
 import pytest
-from tests.mcp.rig import MEETING, ROOM, Rig, make_rig
+from mcp import Client, MCPError
 
 from hms_recordings.capability.loader import load_file
 from hms_recordings.emulator import EmulatorConfig
 from hms_recordings.errors import ConfigError
 from hms_recordings.faces.mcp import build_mcp_server
 from hms_recordings.runtime.engine import Engine, RuntimeSettings
-from mcp import Client, MCPError
+from tests.builtin.rig import MEETING, ROOM, Rig, make_rig
 
 pytestmark = pytest.mark.anyio
 

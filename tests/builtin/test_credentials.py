@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import jwt
 import pytest
-from tests.mcp.rig import ROOM, make_rig
 
 from hms_recordings.hms.credentials import ManagementTokens
 from hms_recordings.runtime.redact import Redactor
 from hms_recordings.tokens import AppCredentials, verify_management_token
+from tests.builtin.rig import ROOM, make_rig
 
 pytestmark = pytest.mark.anyio
 DEV = AppCredentials.development()

@@ -6,7 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from hms_recordings.capability.loader import load_file
+from hms_recordings.capability.loader import BUILTIN_CAPABILITY, load_file
+from hms_recordings.capability.yamlsource import dump_parsed, parse_yaml, parsed_companion, read_yaml
 from hms_recordings.runtime.engine import Engine, RuntimeSettings
 from hms_recordings.surface import README_END, README_START, readme_table, replace_readme_table, tool_surface
 
@@ -37,7 +38,7 @@ def test_the_readme_tool_table_is_generated_from_the_snapshot() -> None:
         README.write_text(expected, encoding="utf-8")
         readme = expected
     assert README_START in readme and README_END in readme
-    assert readme == expected, "README tool table is stale: run UPDATE_SNAPSHOTS=1 pytest tests/mcp"
+    assert readme == expected, "README tool table is stale: run UPDATE_SNAPSHOTS=1 pytest tests/builtin"
 
 
 def test_every_tool_declares_a_toolset_annotations_and_a_title() -> None:
@@ -55,3 +56,21 @@ def test_no_input_schema_has_a_top_level_combinator_and_all_reject_unknown_argum
         assert not {"anyOf", "oneOf", "allOf"} & set(schema), tool["name"]
         assert schema["additionalProperties"] is False, tool["name"]
         assert schema["type"] == "object"
+
+
+def test_the_built_in_capability_ships_an_up_to_date_parsed_copy() -> None:
+    """The pre-parsed companion saves the YAML parse at start-up; it must be exactly the parse of the YAML."""
+    text = BUILTIN_CAPABILITY.read_text(encoding="utf-8")
+    expected = dump_parsed(parse_yaml(text, str(BUILTIN_CAPABILITY)), text)
+    companion = parsed_companion(BUILTIN_CAPABILITY)
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        companion.write_text(expected, encoding="utf-8")
+    assert companion.read_text(encoding="utf-8") == expected, "stale: run UPDATE_SNAPSHOTS=1 pytest tests/builtin"
+    assert read_yaml(BUILTIN_CAPABILITY).data == parse_yaml(text).data
+
+
+def test_a_stale_parsed_copy_is_ignored(tmp_path: Path) -> None:
+    source = tmp_path / "cap.yaml"
+    source.write_text("a: 1\n", encoding="utf-8")
+    parsed_companion(source).write_text(dump_parsed(parse_yaml("a: 2\n"), "a: 2\n"), encoding="utf-8")
+    assert read_yaml(source).data == {"a": 1}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from tests.mcp.rig import SEED, Rig, make_rig
 
 from hms_recordings.tokens import AppCredentials, mint_management_token
+from tests.builtin.rig import SEED, Rig, make_rig
 
 
 @pytest.fixture
