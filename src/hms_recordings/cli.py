@@ -118,9 +118,8 @@ class _ProgressBar:
 
 
 def cmd_call(args: argparse.Namespace) -> int:
-    from hms_recordings.config import parse_upstreams
-    from hms_recordings.runtime.engine import result_text
-    from hms_recordings.serve import open_engine
+    from hms_recordings.config import ServeConfig, parse_upstreams
+    from hms_recordings.targets import open_engine
 
     capability = _load(args.capability)
     arguments = _parse_args(args.arg or [], args.args_json)
@@ -128,10 +127,17 @@ def cmd_call(args: argparse.Namespace) -> int:
     if args.emulator and upstreams:
         raise ConfigError("--emulator and --upstream both choose the upstream; pass one of them")
     bar = _ProgressBar()
+    tuning = ServeConfig.upstream_only()  # the same HMS_RECORDINGS_RETRY_*/TIMEOUT_* settings as `serve`
 
     async def run() -> Any:
         async with open_engine(
-            capability, read_only=args.read_only, upstreams=upstreams, emulator="inprocess" if args.emulator else None
+            capability,
+            read_only=args.read_only,
+            upstreams=upstreams,
+            emulator="inprocess" if args.emulator else None,
+            retry=tuning.retry,
+            timeouts=tuning.timeouts,
+            max_concurrency=tuning.max_concurrency,
         ) as engine:
             return await engine.call(args.tool, arguments, progress=bar)
 
@@ -141,7 +147,7 @@ def cmd_call(args: argparse.Namespace) -> int:
     if outcome.error is not None:
         _err(f"{outcome.error.kind}: {outcome.error.message}")
         return EXIT_USAGE if outcome.error.kind in ("invalid_arguments", "unknown_tool") else EXIT_FAILED
-    print(result_text(outcome.data))
+    print(json.dumps(outcome.data, ensure_ascii=False, indent=2, default=str))  # for a human reader: indented
     for note in outcome.notes:
         _err(note)
     return EXIT_OK

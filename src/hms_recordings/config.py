@@ -12,6 +12,7 @@ file (``address``, ``port``, ``transport`` of its MCP expose) > built-in default
 | read-only  | --read-only   | HMS_RECORDINGS_READ_ONLY=1     | -                     | off         |
 | tools      | --tools a,b   | HMS_RECORDINGS_TOOLS=a,b       | -                     | all         |
 | auth token | -             | HMS_RECORDINGS_AUTH_TOKEN      | -                     | none        |
+| allowed hosts | -          | HMS_RECORDINGS_ALLOWED_HOSTS=h1,h2 | -                  | loopback (+ --host) |
 | attempts   | -             | HMS_RECORDINGS_RETRY_ATTEMPTS  | -                     | 6           |
 | deadline   | -             | HMS_RECORDINGS_RETRY_DEADLINE  | -                     | 30 (s)      |
 | connect    | -             | HMS_RECORDINGS_TIMEOUT_CONNECT | -                     | 5 (s)       |
@@ -110,6 +111,7 @@ class ServeConfig:
     upstreams: dict[str, str] = field(default_factory=dict)
     emulator: bool = False
     auth_token: str | None = None
+    allowed_hosts: tuple[str, ...] = ()  # extra Host names (HMS_RECORDINGS_ALLOWED_HOSTS) for non-loopback serving
     insecure: bool = False
     stateless: bool = False
     json_response: bool = False
@@ -120,6 +122,11 @@ class ServeConfig:
     timeout_connect: float = Timeouts.connect
     timeout_read: float = Timeouts.read
     max_concurrency: int = 32
+
+    @classmethod
+    def upstream_only(cls, env: Mapping[str, str] | None = None) -> ServeConfig:
+        """Only the upstream client's settings (retries, timeouts, concurrency) from the environment: for ``call``."""
+        return cls(**_resilience({}, os.environ if env is None else env))  # type: ignore[arg-type]
 
     @property
     def retry(self) -> RetryPolicy:
@@ -182,6 +189,7 @@ class ServeConfig:
             upstreams=parse_upstreams(flags.get("upstream")),  # type: ignore[arg-type]
             emulator=bool(flags.get("emulator")),
             auth_token=env.get(ENV_PREFIX + "AUTH_TOKEN") or None,
+            allowed_hosts=tuple(h.strip() for h in env.get(ENV_PREFIX + "ALLOWED_HOSTS", "").split(",") if h.strip()),
             insecure=bool(flags.get("insecure")),
             stateless=bool(flags.get("stateless")),
             json_response=bool(flags.get("json_response")),

@@ -24,9 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Literal, cast
 
 import anyio
-import uvicorn
 from mcp.server.mcpserver.tools import Tool as SdkTool
-from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from hms_recordings import __version__
@@ -36,22 +34,19 @@ from hms_recordings.config import ENV_PREFIX, ServeConfig, parse_upstreams
 from hms_recordings.errors import ConfigError
 from hms_recordings.faces.mcp import CapabilityMCPServer, CapabilityTool
 from hms_recordings.faces.mcp_extras import register_resources_and_prompts
-from hms_recordings.faces.ops import control_expose, ops_routes
+from hms_recordings.faces.ops import control_expose
 from hms_recordings.logs import configure_logging
 from hms_recordings.runtime.engine import Engine
 from hms_recordings.runtime.redact import Redactor
 from hms_recordings.serve import (
     MAX_REQUEST_BYTES,
-    _FollowerServer,  # serve's one-process, several-servers scheme, reused rather than copied
-    _serve_all,
-    build_http_app,
-    build_rest_http_app,
-    emulated_upstreams,
-    emulator_env,
     guard_http_face,
-    open_engine,
+    http_faces,
+    http_server,
+    serve_all,
     transport_security,
 )
+from hms_recordings.targets import emulated_upstreams, emulator_env, open_engine
 
 __all__ = ["Served", "combined_server", "plan_serving", "serve_many"]
 
@@ -208,37 +203,13 @@ async def _engines(served: Sequence[Served]) -> AsyncIterator[list[tuple[Served,
         yield out
 
 
-def _faces(item: Served, engine: Engine) -> list[tuple[str, int, ASGIApp]]:
-    """A file's HTTP faces when it has ports of its own, built as :func:`hms_recordings.serve.run_server` does."""
-    config, control = item.config, control_expose(item.capability)
-    faces = [("MCP", config.port, build_http_app(engine, config, with_ops=control is None))]
-    if config.rest_port is not None:
-        faces.append(("REST", config.rest_port, build_rest_http_app(engine, config, with_ops=control is None)))
-    if control is not None:
-        faces.append(("operations", control[1], guard_http_face(Starlette(routes=ops_routes(engine)), engine, config)))
-    return faces
-
-
 async def _serve_http(apps: Sequence[tuple[str, ServeConfig, int, ASGIApp]]) -> None:
-    """Every face on its port; the first server owns Ctrl-C and its end stops the others (serve's own scheme)."""
-    servers = [
-        (uvicorn.Server if i == 0 else _FollowerServer)(
-            uvicorn.Config(
-                app,
-                host=config.host,
-                port=port,
-                log_level=config.log_level.lower(),
-                lifespan="on",
-                log_config=None,
-                access_log=False,
-            )
-        )
-        for i, (_what, config, port, app) in enumerate(apps)
-    ]
+    """Every face on its port, all stopped together (serve's own scheme)."""
+    servers = [http_server(app, config, port) for _what, config, port, app in apps]
     for what, config, port, _app in apps:
         path = "/mcp" if what.startswith("MCP") else ""
         print(f"hms-recordings: {what} on http://{config.host}:{port}{path}", file=sys.stderr, flush=True)
-    await _serve_all(servers)
+    await serve_all(servers)
 
 
 async def _run(served: list[Served], single_port: bool) -> None:
@@ -251,9 +222,9 @@ async def _run(served: list[Served], single_port: bool) -> None:
         if not single_port:
             await _serve_http(
                 [
-                    (f"{face} of {item.file} ({len(engine.tools)} tools)", item.config, port, app)
+                    (f"{face.name} of {item.file} ({len(engine.tools)} tools)", item.config, face.port, face.app)
                     for item, engine in engines
-                    for face, port, app in _faces(item, engine)
+                    for face in http_faces(item.capability, engine, item.config)
                 ]
             )
             return

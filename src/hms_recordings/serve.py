@@ -6,27 +6,23 @@ Over HTTP every face runs in this one process, each on its port: MCP (``--port``
 Every HTTP face gets request ids and access logs, Host/Origin checks and, when ``HMS_RECORDINGS_AUTH_TOKEN`` is set,
 inbound bearer authentication.
 
-``--emulator`` starts the embedded emulator on a free loopback port in the same event loop, points every consumed API
-hosted on ``api.100ms.live`` at it, and gives the engine the emulator's credentials (the app key and secret, and a
-management token minted from them) so that it works with nothing configured.
+Where upstream calls go (the real API, ``--upstream`` overrides, or the embedded emulator) is
+:mod:`hms_recordings.targets`' business.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-import os
 import signal
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from collections.abc import Callable, Generator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 import anyio
-import uvicorn
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
@@ -45,120 +41,23 @@ from hms_recordings.faces.ops import (
     problem_response,
 )
 from hms_recordings.logs import configure_logging
-from hms_recordings.runtime.engine import Engine, RuntimeSettings
-from hms_recordings.runtime.upstream import RetryPolicy, Timeouts
-from hms_recordings.tokens import AppCredentials, mint_management_token
+from hms_recordings.runtime.engine import Engine
+from hms_recordings.targets import open_engine
+
+if TYPE_CHECKING:
+    import uvicorn
 
 __all__ = [
-    "UPSTREAM_HOSTS",
     "BearerAuthMiddleware",
     "build_http_app",
     "build_rest_http_app",
     "guard_http_face",
-    "open_engine",
     "run_server",
 ]
 
 logger = logging.getLogger("hms_recordings.serve")
 
-#: Hosts the emulator stands in for.
-UPSTREAM_HOSTS = frozenset({"api.100ms.live", "api-nonprod.100ms.live"})
 MAX_REQUEST_BYTES = 1_048_576
-
-
-@dataclass
-class EngineTarget:
-    """Where the engine's upstream calls go, decided once."""
-
-    upstreams: dict[str, str]
-    env: Mapping[str, str]
-    transports: dict[str, Any]
-
-
-def emulator_env(env: Mapping[str, str], creds: AppCredentials) -> dict[str, str]:
-    """The environment as seen with ``--emulator``: the emulator's key and secret, and a token minted from them."""
-    out = dict(env)
-    out["HMS_ACCESS_KEY"] = creds.access_key
-    out["HMS_APP_SECRET"] = creds.app_secret
-    out["HMS_MANAGEMENT_TOKEN"] = mint_management_token(creds)
-    return out
-
-
-def emulated_upstreams(capability: Capability, base_url: str) -> dict[str, str]:
-    out = {}
-    for namespace, api in capability.consumes.items():
-        parts = urlsplit(api.base_uri)
-        if parts.hostname in UPSTREAM_HOSTS:
-            out[namespace] = base_url.rstrip("/") + parts.path
-    return out
-
-
-@asynccontextmanager
-async def open_engine(
-    capability: Capability,
-    *,
-    read_only: bool = False,
-    tools: tuple[str, ...] | None = None,
-    upstreams: Mapping[str, str] | None = None,
-    emulator: str | None = None,
-    env: Mapping[str, str] | None = None,
-    check_credentials: bool = True,
-    retry: RetryPolicy | None = None,
-    timeouts: Timeouts | None = None,
-    max_concurrency: int | None = None,
-) -> AsyncIterator[Engine]:
-    """An engine for ``serve`` and ``call``.
-
-    ``emulator``: ``"socket"`` (a real loopback server, so presigned URLs can be downloaded by anyone),
-    ``"inprocess"`` (ASGI transport, no socket) or ``None``.
-    """
-    env = dict(os.environ if env is None else env)
-    async with AsyncExitStack() as stack:
-        targets = dict(upstreams or {})
-        transports: dict[str, Any] = {}
-        if emulator is not None:
-            from hms_recordings.emulator import EmulatorConfig, create_app, serve_in_background
-
-            creds = AppCredentials.from_env(env, allow_development=True)
-            assert creds is not None
-            config = EmulatorConfig(credentials=creds)
-            if emulator == "socket":
-                running = await stack.enter_async_context(serve_in_background(config))
-                targets.update(emulated_upstreams(capability, running.base_url))
-            else:
-                import httpx2
-
-                base = "http://emulator.invalid"
-                mapped = emulated_upstreams(capability, base)
-                app = create_app(config)
-                # The emulator's lifespan runs its webhook sender and clock ticker; ASGITransport does not run it.
-                await stack.enter_async_context(app.router.lifespan_context(app))
-                transport = httpx2.ASGITransport(app=app)
-                targets.update(mapped)
-                transports.update({ns: transport for ns in mapped})
-            env = emulator_env(env, creds)
-        # Upstream resilience from ServeConfig (HMS_RECORDINGS_RETRY_*, _TIMEOUT_*, _MAX_CONCURRENCY); None = default.
-        tuning: dict[str, Any] = {"retry": retry, "timeouts": timeouts, "max_concurrency": max_concurrency}
-        engine = Engine(
-            capability,
-            RuntimeSettings(
-                upstreams=targets,
-                transports=transports,
-                env=env,
-                read_only=read_only,
-                tools=tools,
-                **{k: v for k, v in tuning.items() if v is not None},
-            ),
-        )
-        stack.push_async_callback(engine.aclose)
-        problems = engine.credential_problems()
-        if problems and check_credentials:
-            raise ConfigError(
-                "no upstream credentials: "
-                + "; ".join(problems)
-                + ". Or pass --emulator to try everything against the embedded 100ms emulator."
-            )
-        yield engine
 
 
 class BearerAuthMiddleware:
@@ -217,7 +116,7 @@ class BearerAuthMiddleware:
 
 def transport_security(config: ServeConfig) -> TransportSecuritySettings:
     """Host and Origin checks on every address (the SDK only adds them by itself on loopback)."""
-    extra = [h.strip() for h in os.environ.get("HMS_RECORDINGS_ALLOWED_HOSTS", "").split(",") if h.strip()]
+    extra = config.allowed_hosts
     hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
     if not is_loopback(config.host) and config.host not in ("0.0.0.0", "::"):
         hosts.append(f"{config.host}:*")
@@ -279,14 +178,51 @@ def build_rest_http_app(
     return guard_http_face(app, engine, config)
 
 
-class _FollowerServer(uvicorn.Server):
-    # One process, several servers: signals are handled once, by _serve_all, which stops them all together.
-    @contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
+@dataclass(frozen=True)
+class Face:
+    """One HTTP face of one engine: what it is, its port and its ASGI app."""
+
+    name: str
+    port: int
+    app: ASGIApp
 
 
-async def _serve_all(servers: Sequence[uvicorn.Server]) -> None:
+def http_faces(capability: Capability, engine: Engine, config: ServeConfig) -> list[Face]:
+    """Every HTTP face the capability declares: MCP, REST when it has a port, operations on a control port."""
+    control = control_expose(capability)
+    faces = [Face("MCP", config.port, build_http_app(engine, config, with_ops=control is None))]
+    if config.rest_port is not None:
+        faces.append(Face("REST", config.rest_port, build_rest_http_app(engine, config, with_ops=control is None)))
+    if control is not None:
+        ops_app = guard_http_face(Starlette(routes=ops_routes(engine)), engine, config)
+        faces.append(Face("operations", control[1], ops_app))
+    return faces
+
+
+def http_server(app: ASGIApp, config: ServeConfig, port: int) -> uvicorn.Server:
+    """A uvicorn server for one face; :func:`serve_all` owns the signals of all of them."""
+    import uvicorn  # here, not at the top: a stdio server never needs it, and start-up time counts
+
+    class _FollowerServer(uvicorn.Server):
+        # One process, several servers: signals are handled once, by serve_all, which stops them all together.
+        @contextmanager
+        def capture_signals(self) -> Generator[None, None, None]:
+            yield
+
+    return _FollowerServer(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=port,
+            log_level=config.log_level.lower(),
+            lifespan="on",
+            log_config=None,
+            access_log=False,
+        )
+    )
+
+
+async def serve_all(servers: Sequence[uvicorn.Server]) -> None:
     """Serve until one server ends, Ctrl-C or SIGTERM, or a port cannot be taken; then stop them all gracefully.
 
     A server whose own ``capture_signals`` is active (a plain ``uvicorn.Server``) handles signals itself; its end
@@ -342,35 +278,12 @@ async def run_server(capability: Capability, config: ServeConfig) -> None:
             logger.info("serving %d tools over stdio", len(engine.tools))
             await server.run_stdio_async()
             return
-        control = control_expose(capability)
-        rest = config.rest_port is not None
-        faces: list[tuple[str, int, ASGIApp]] = [
-            ("MCP", config.port, build_http_app(engine, config, with_ops=control is None))
-        ]
-        if config.rest_port is not None:
-            app = build_rest_http_app(engine, config, with_ops=control is None)
-            faces.append(("REST", config.rest_port, app))
-        if control is not None:
-            ops_app = guard_http_face(Starlette(routes=ops_routes(engine)), engine, config)
-            faces.append(("operations", control[1], ops_app))
-        used = [port for _, port, _ in faces if port != 0]
+        faces = http_faces(capability, engine, config)
+        used = [face.port for face in faces if face.port != 0]
         if len(used) != len(set(used)):
-            named = ", ".join(f"{face} {port}" for face, port, _ in faces)
+            named = ", ".join(f"{face.name} {face.port}" for face in faces)
             raise ConfigError(f"each face needs its own port (--port, --rest-port, control expose), got {named}")
-        servers = [
-            _FollowerServer(
-                uvicorn.Config(
-                    app,
-                    host=config.host,
-                    port=port,
-                    log_level=config.log_level.lower(),
-                    lifespan="on",
-                    log_config=None,
-                    access_log=False,
-                )
-            )
-            for _, port, app in faces
-        ]
+        servers = [http_server(face.app, config, face.port) for face in faces]
         # A banner on stderr whatever the log level: the lines a user needs to connect a client or open the docs.
         print(
             f"hms-recordings: MCP on http://{config.host}:{config.port}/mcp, {len(engine.tools)} tools"
@@ -378,9 +291,8 @@ async def run_server(capability: Capability, config: ServeConfig) -> None:
             file=sys.stderr,
             flush=True,
         )
-        if rest:
-            base = f"http://{config.host}:{config.rest_port}"
-            print(f"hms-recordings: REST on {base}, docs at {base}/docs", file=sys.stderr, flush=True)
-        if control is not None:
-            print(f"hms-recordings: /health and /metrics on port {control[1]}", file=sys.stderr, flush=True)
-        await _serve_all(servers)
+        for face in faces[1:]:
+            base = f"http://{config.host}:{face.port}"
+            shown = f"{base}, docs at {base}/docs" if face.name == "REST" else f"{base} (/health, /metrics)"
+            print(f"hms-recordings: {face.name} on {shown}", file=sys.stderr, flush=True)
+        await serve_all(servers)

@@ -8,7 +8,7 @@ import pytest
 from hms_recordings.config import ServeConfig
 from hms_recordings.errors import ConfigError
 from hms_recordings.runtime.upstream import RetryPolicy, Timeouts
-from hms_recordings.serve import open_engine
+from hms_recordings.targets import open_engine
 
 from .conftest import builtin
 

@@ -150,9 +150,9 @@ async def test_host_and_origin_are_checked_also_when_not_on_loopback(h: Harness)
         assert good.status_code == 200
 
 
-def test_a_named_address_and_extra_hosts_are_the_only_ones_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HMS_RECORDINGS_ALLOWED_HOSTS", "mcp.example.com, 10.0.0.7:9090")
-    settings = transport_security(ServeConfig(host="192.168.1.20", auth_token=TOKEN))
+def test_a_named_address_and_extra_hosts_are_the_only_ones_allowed() -> None:
+    env = {"HMS_RECORDINGS_ALLOWED_HOSTS": "mcp.example.com, 10.0.0.7:9090", "HMS_RECORDINGS_AUTH_TOKEN": TOKEN}
+    settings = transport_security(ServeConfig.build(None, flags={"host": "192.168.1.20"}, env=env))
     assert settings.enable_dns_rebinding_protection
     assert settings.allowed_hosts == [
         "127.0.0.1:*",

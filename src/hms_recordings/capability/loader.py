@@ -140,6 +140,7 @@ class _Reader:
         mcp: list[ExposedMcp] = []
         rest: list[ExposedRest] = []
         skills: list[ExposedSkill] = []
+        control: tuple[str, int] | None = None
         for i, item in enumerate(self.seq(cap.get("exposes"), ("capability", "exposes"), "exposes")):
             path: PathKey = ("capability", "exposes", i)
             node = self.mapping(item, path, "an expose")
@@ -154,7 +155,8 @@ class _Reader:
                         self.text(node, "name", path, default="skill"), self.text(node, "description", path), node
                     )
                 )
-            # other expose types (control, ...) are read by the faces that serve them
+            elif kind == "control" and isinstance(node.get("port"), int):
+                control = (str(node.get("address") or "127.0.0.1"), int(node["port"]))
         capability = Capability(
             file=self.doc.file,
             label=label,
@@ -166,6 +168,8 @@ class _Reader:
             skills=tuple(skills),
             aggregates=aggregates,
             tags=tuple(str(t) for t in self.seq(info.get("tags"), ("info", "tags"), "tags")),
+            control=control,
+            schemas_checked=self.doc.schemas_checked,
         )
         self.check_references(capability)
         return capability

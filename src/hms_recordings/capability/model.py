@@ -284,6 +284,8 @@ class Capability:
     skills: tuple[ExposedSkill, ...] = ()
     aggregates: dict[str, Aggregate] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    control: tuple[str, int] | None = None  # (address, port) of a `type: control` expose
+    schemas_checked: bool = False  # see YamlDoc.schemas_checked
 
     def operation(self, key: str) -> Operation | None:
         namespace, _, name = key.partition(".")

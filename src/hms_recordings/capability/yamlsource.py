@@ -37,6 +37,9 @@ class YamlDoc:
     data: Any
     file: str = ""
     lines: dict[PathKey, int] = field(default_factory=dict)
+    #: True when read from a pre-parsed companion whose generator also checked every tool schema against the JSON
+    #: Schema meta-schema (the built-in capability): the runtime then skips that check, the largest start-up cost.
+    schemas_checked: bool = False
 
     def line_of(self, path: PathKey) -> int:
         """The 1-based line of ``path``, or of its nearest located ancestor; 0 when nothing is known."""
@@ -109,10 +112,15 @@ def parsed_companion(path: Path) -> Path:
     return path.with_name(path.name + ".parsed.json")
 
 
-def dump_parsed(doc: YamlDoc, text: str) -> str:
+def dump_parsed(doc: YamlDoc, text: str, *, schemas_checked: bool = False) -> str:
     """The companion's content: the parse of ``text``, keyed by its hash so that a stale copy is never used."""
     lines = [[list(key), line] for key, line in doc.lines.items()]
-    payload = {"sha256": hashlib.sha256(text.encode()).hexdigest(), "data": doc.data, "lines": lines}
+    payload = {
+        "sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "schemas_checked": schemas_checked,
+        "data": doc.data,
+        "lines": lines,
+    }
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
@@ -124,7 +132,7 @@ def _load_companion(path: Path, text: str) -> YamlDoc | None:
     if not isinstance(payload, dict) or payload.get("sha256") != hashlib.sha256(text.encode()).hexdigest():
         return None
     lines = {tuple(key): int(line) for key, line in payload["lines"]}
-    return YamlDoc(payload["data"], str(path), lines)
+    return YamlDoc(payload["data"], str(path), lines, schemas_checked=payload.get("schemas_checked") is True)
 
 
 def read_yaml(path: str | Path) -> YamlDoc:

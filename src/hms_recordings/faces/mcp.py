@@ -59,7 +59,7 @@ def outcome_to_result(outcome: Outcome) -> CallToolResult:
         )
     data = outcome.data
     structured = data if isinstance(data, dict) else {"result": data}
-    text = result_text(data)
+    text = outcome.text if outcome.text is not None else result_text(data)
     if outcome.notes:
         text += "\n\n" + "\n".join(outcome.notes)
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)

@@ -358,22 +358,8 @@ def ops_routes(engine: Engine, metrics: Metrics | None = None) -> list[Route]:
 
 
 def control_expose(capability: Capability) -> tuple[str, int] | None:
-    """``(address, port)`` of the capability's ``type: control`` expose, if it declares one.
-
-    The loader keeps no model of this expose (it only has a port and an address), so it is read from the file."""
-    if not capability.file:
-        return None
-    from hms_recordings.capability.yamlsource import read_yaml
-
-    try:
-        data = read_yaml(capability.file).data
-    except Exception:  # the file was loaded once already; a vanished file simply has no control expose now
-        return None
-    section = data.get("capability") if isinstance(data, dict) else None
-    for node in (section or {}).get("exposes") or ():
-        if isinstance(node, dict) and node.get("type") == "control" and isinstance(node.get("port"), int):
-            return str(node.get("address") or "127.0.0.1"), int(node["port"])
-    return None
+    """``(address, port)`` of the capability's ``type: control`` expose, if it declares one."""
+    return capability.control
 
 
 def json_dumps(data: Any) -> bytes:

@@ -193,7 +193,7 @@ def troubleshooting_section() -> str:
 
 
 def _setup_section(capability: Capability, tools: list[CompiledTool]) -> str:
-    from hms_recordings.serve import emulated_upstreams
+    from hms_recordings.targets import emulated_upstreams
 
     keys = sorted({key for bind in capability.binds for key in bind.keys.values()})
     lines = ["## Setup", ""]

@@ -206,7 +206,7 @@ class Engine:
         # tool's idempotent hint); a start, which has neither, is never sent twice.
         safe = method == "GET" or bool(idempotent_op) or (idempotent_op is None and bool(hints.idempotent))
         try:
-            validator = ArgumentValidator(tool.name, schema)
+            validator = ArgumentValidator(tool.name, schema, check=not self.capability.schemas_checked)
         except Exception as exc:  # jsonschema's SchemaError: the x-schema in the file is wrong
             raise CapabilityError(f"tool {tool.name}: its input schema is not valid JSON Schema: {exc}") from None
         pagination = tool.pagination
@@ -266,8 +266,8 @@ class Engine:
                     data = await self._run_declared(tool, args)
             except UpstreamStatusError as exc:
                 raise self._explain(tool, args, exc) from None
-            data = self._fit(tool, data, invocation.notes)
-            outcome = Outcome(name, data, None, tuple(invocation.notes))
+            data, text = self._fit(tool, data, invocation.notes)
+            outcome = Outcome(name, data, None, tuple(invocation.notes), text)
         except ToolInputError as exc:
             if not exc.tool:  # raised while building the request: say which tool the arguments were for
                 exc = ToolInputError(f"invalid arguments for {name}: {exc.message}", exc.fields, name)
@@ -334,15 +334,17 @@ class Engine:
             return CredentialError(f"{exc.message}: the upstream refused our credential; {hint}")
         return exc
 
-    def _fit(self, tool: CompiledTool, data: Any, notes: list[str]) -> Any:
-        """Cut the longest list of an oversized result so that it fits, and say so in the result itself."""
+    def _fit(self, tool: CompiledTool, data: Any, notes: list[str]) -> tuple[Any, str]:
+        """Cut the longest list of an oversized result so that it fits, and say so in the result itself.
+
+        Returns the result and its JSON text: serialising once here serves both the size check and every face."""
         limit = self.settings.max_result_chars
-        text = json.dumps(data, default=str)
+        text = result_text(data)
         if len(text) <= limit or not isinstance(data, dict):
-            return data
+            return data, text
         lists = [k for k, v in data.items() if isinstance(v, list) and v]
         if not lists:
-            return data
+            return data, text
         key = max(lists, key=lambda k: len(json.dumps(data[k], default=str)))
         items = list(data[key])
         total = len(items)
@@ -356,7 +358,7 @@ class Engine:
         )
         shortened["truncated"] = note
         notes.append(note)
-        return shortened
+        return shortened, result_text(shortened)
 
     async def send_operation(
         self, key: str, params: dict[str, Any], *, safe_to_retry: bool | None = None
@@ -399,5 +401,6 @@ class Engine:
 
 
 def result_text(data: Any) -> str:
-    """The JSON text every face shows next to structured results."""
-    return json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    """The JSON text every face shows next to structured results: compact, which is what a model reads best, and
+    which the C encoder writes (an indented dump runs in pure Python and was the largest cost of a call)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -59,6 +59,7 @@ class Outcome:
     data: Any = None
     error: ErrorInfo | None = None
     notes: tuple[str, ...] = field(default=())
+    text: str | None = None  # the JSON text of ``data``, when the engine already wrote it
 
     @property
     def ok(self) -> bool:
