@@ -122,7 +122,7 @@ async def test_a_recording_is_readable_as_an_mcp_resource(rig: Rig) -> None:
     assert body["id"] == recording_id and body["room_id"] == ROOM
 
 
-async def test_download_links_for_a_completed_recording_in_one_call(rig: Rig) -> None:
+async def test_download_links_for_every_completed_asset_in_one_call(rig: Rig) -> None:
     async with Client(build_mcp_server(rig.engine)) as client:
         started = await client.call_tool("hms-start-recording", {"room_id": ROOM, "meeting_url": MEETING})
         await client.call_tool("hms-stop-recording", {"room_id": ROOM})
@@ -134,5 +134,8 @@ async def test_download_links_for_a_completed_recording_in_one_call(rig: Rig) ->
     assert links.is_error is False, links.content
     data = links.structured_content
     assert data is not None and data["status"] == "completed"
-    assert data["composite"]["url"].startswith("http://emulator.test/_emulator/download/")
-    assert data["composite"]["expires_in_seconds"] == 120
+    assert len(data["downloads"]) == len(data["assets"]) == 2
+    assert {d["id"] for d in data["downloads"]} == {a["id"] for a in data["assets"]}
+    for download in data["downloads"]:
+        assert download["url"].startswith("http://emulator.test/_emulator/download/")
+        assert download["expiry"] == 120

@@ -182,7 +182,10 @@ WALKTHROUGH: list[tuple[str, Check]] = [
     ("hms-resume-recording", _expect(status="running")),
     ("hms-stop-recording", lambda out: {} if out["stopped"][0]["status"] == "stopping" else pytest.fail(str(out))),
     ("hms-wait-for-recording", _expect(reached=True)),
-    ("hms-get-recording-download-links", lambda out: {} if out["composite"]["url"] else pytest.fail(str(out))),
+    (
+        "hms-get-recording-download-links",
+        lambda out: {} if out["downloads"] and all(d["url"] for d in out["downloads"]) else pytest.fail(str(out)),
+    ),
     ("hms-list-recording-assets", _composite),
     ("hms-get-recording-asset", _expect(type="room-composite", status="completed")),
     ("hms-get-recording-presigned-url", lambda out: {} if out["url"].startswith("http") else pytest.fail(str(out))),

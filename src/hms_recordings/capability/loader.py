@@ -461,6 +461,7 @@ class _Reader:
                     fields=tuple(
                         str(f.get("name")) if isinstance(f, dict) else str(f) for f in sn.get("outputParameters") or ()
                     ),
+                    **self.for_each(sn.get("x-forEach"), (*spath, "x-forEach")),
                 )
             )
         raw_mappings = node.get("mappings")
@@ -497,6 +498,19 @@ class _Reader:
             pagination=self.pagination(node.get("x-pagination"), (*path, "x-pagination")),
             yaml_path=path,
         )
+
+    def for_each(self, value: Any, path: PathKey) -> dict[str, Any]:
+        """x-forEach: ``step.path`` or ``{in: step.path, where: {field: value}}``."""
+        if value is None:
+            return {}
+        if isinstance(value, str):
+            return {"for_each": value}
+        node = self.mapping(value, path, "x-forEach")
+        where = self.mapping(node.get("where"), (*path, "where"), "x-forEach where")
+        return {
+            "for_each": self.text(node, "in", path, required=True),
+            "where": {str(k): str(v) for k, v in where.items()},
+        }
 
     def error_rules(self, value: Any, path: PathKey) -> tuple[ErrorRule, ...]:
         rules = []

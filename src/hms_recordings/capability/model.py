@@ -146,6 +146,8 @@ class Step:
     match: str | None = None
     lookup_value: str | None = None
     fields: tuple[str, ...] = ()
+    for_each: str | None = None  # x-forEach: a call step runs once per element of this earlier output (`{{item.x}}`)
+    where: dict[str, str] = field(default_factory=dict)  # x-forEach `where`: only elements whose fields equal these
 
 
 @dataclass(frozen=True)

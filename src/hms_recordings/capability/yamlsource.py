@@ -101,6 +101,8 @@ def parse_yaml(text: str, file: str = "") -> YamlDoc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if len(problem) > 200:  # ruamel quotes whole values (a duplicate key's entire section): keep the gist
+            problem = problem[:200] + "…"
         finding = Finding("(root)", line, f"YAML syntax error: {problem}", "fix the YAML syntax", file=file)
         raise CapabilityError(f"{file or 'capability'}: {finding.render()}", [finding], file) from None
     lines: dict[PathKey, int] = {(): 1}

@@ -101,6 +101,11 @@ class _CallStep:
     with_plan: WithPlan
     paths: tuple[tuple[str, tuple[str, ...]], ...]  # with-key -> path into earlier outputs (lenient `$.step.x`)
     project: Callable[[Any], Any]
+    for_each: tuple[str, ...] | None = None  # x-forEach: path to the earlier array the call runs over
+
+
+#: A fan-out (x-forEach) calls the upstream once per element, one after the other; this bounds a runaway list.
+MAX_FAN_OUT = 50
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,12 @@ def _compile(engine: Engine, tool: Tool, expose_namespace: str) -> _Plan:
                     plain[key] = raw
                 else:
                     paths.append((key, path))
+            for_each = parse_path(step.for_each) if step.for_each else None
+            if for_each is not None and (not for_each or for_each[0] not in seen):
+                raise CapabilityError(
+                    f"tool {tool.name}: step `{step.name}` has `x-forEach: {step.for_each}`, which names no earlier "
+                    f"step (earlier: {', '.join(seen) or 'none'})"
+                )
             steps.append(
                 _CallStep(
                     step,
@@ -170,6 +181,7 @@ def _compile(engine: Engine, tool: Tool, expose_namespace: str) -> _Plan:
                     WithPlan.compile(plain, expose_namespace),
                     tuple(paths),
                     _projection(plan.operation),
+                    for_each,
                 )
             )
         elif step.kind == "lookup":
@@ -286,7 +298,9 @@ async def run_steps(engine: Engine, tool: CompiledTool, args: dict[str, Any]) ->
         step = entry.step
         scope = Scope(args={**args, **outputs}, bindings=bindings, namespaces=namespaces)
         try:
-            if isinstance(entry, _CallStep):
+            if isinstance(entry, _CallStep) and entry.for_each is not None:
+                outputs[step.name] = await _fan_out(engine, entry, args, outputs, scope)
+            elif isinstance(entry, _CallStep):
                 _check_inputs(entry, scope, outputs, empty)
                 params = entry.with_plan.apply(args, scope)
                 for key, path in entry.paths:
@@ -324,6 +338,34 @@ async def run_steps(engine: Engine, tool: CompiledTool, args: dict[str, Any]) ->
     if last is None:
         return tool.mapper(None)
     return tool.mapper(raw.get(last.step.name, outputs.get(last.step.name)))
+
+
+async def _fan_out(
+    engine: Engine, entry: _CallStep, args: dict[str, Any], outputs: dict[str, Any], scope: Scope
+) -> list[Any]:
+    """x-forEach: the call once per element of an earlier array (``{{item.field}}`` in ``with`` sees the element),
+    keeping only elements whose ``where`` fields match; the step's output is the list of projected answers."""
+    assert entry.for_each is not None
+    items = walk(outputs, entry.for_each)
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise DomainError(f"x-forEach `{entry.step.for_each}` is not a list", kind="invalid_request", status=502)
+    where = entry.step.where
+    chosen = [i for i in items if isinstance(i, Mapping) and all(_as_text(i.get(k)) == v for k, v in where.items())]
+    if len(chosen) > MAX_FAN_OUT:
+        raise DomainError(
+            f"x-forEach over {len(chosen)} elements; at most {MAX_FAN_OUT} calls are made for one tool call",
+            kind="too_large",
+            status=413,
+        )
+    results = []
+    for item in chosen:
+        item_scope = Scope(args={**scope.args, "item": item}, bindings=scope.bindings, namespaces=scope.namespaces)
+        params = entry.with_plan.apply(args, item_scope)
+        response = await engine.send_operation(entry.operation.key, params)
+        results.append(entry.project(response.data))
+    return results
 
 
 def _check_inputs(entry: _CallStep, scope: Scope, outputs: dict[str, Any], empty: dict[str, str]) -> None:
