@@ -15,8 +15,9 @@ The rules (``docs/capability-format.md``, each with a test in ``tests/capability
 8. Hints become MCP annotations, ``label`` the title; the expose ``description`` the server instructions.
 
 The reading itself is layered: :mod:`.read_base` (plumbing), :mod:`.read_tools`, :mod:`.read_consumes`, and the
-exposes and cross-references here. Only what would stop the file from being served is an error here (a :class:`CapabilityError` listing every finding
-with its YAML path and line); deviations from alpha2 are the business of ``validate --strict``.
+exposes and cross-references here. Only what would stop the file from being served is an error here (a
+:class:`CapabilityError` listing every finding with its YAML path and line); deviations from alpha2 are the business
+of ``validate --strict``.
 """
 
 from __future__ import annotations
