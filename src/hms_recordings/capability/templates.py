@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["MISSING", "Scope", "Template"]
+__all__ = ["MISSING", "Scope", "Template", "as_text"]
 
 _VAR = re.compile(r"\{\{\s*([A-Za-z0-9_.\-$]+)\s*\}\}")
 
@@ -55,7 +55,8 @@ class Scope:
         return self.bindings.get(name, MISSING)
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A value as template, query or comparison text: booleans as JSON, lists and objects as compact JSON."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -100,7 +101,7 @@ class Template:
                 out.append(part)
             else:
                 value = scope.lookup(part)
-                out.append("" if value is MISSING or value is None else _text(value))
+                out.append("" if value is MISSING or value is None else as_text(value))
         return "".join(out)
 
     def value(self, scope: Scope) -> Any:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hms_recordings.capability.model import Operation, OutputSpec, Step, Tool
-from hms_recordings.capability.templates import MISSING, Scope, Template
+from hms_recordings.capability.templates import MISSING, Scope, Template, as_text
 from hms_recordings.errors import CapabilityError, DomainError, HmsRecordingsError
 from hms_recordings.runtime.outputs import OutputMapper
 from hms_recordings.runtime.request import ArgRef, WithPlan
@@ -83,12 +83,6 @@ def _assign(result: dict[str, Any], target: str, value: Any) -> None:
             child = node[part] = {}
         node = child
     node[leaf] = value
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 # ------------------------------------------------------------------------------------------------------ plans
@@ -352,7 +346,7 @@ async def _fan_out(
     if not isinstance(items, list):
         raise DomainError(f"x-forEach `{entry.step.for_each}` is not a list", kind="invalid_request", status=502)
     where = entry.step.where
-    chosen = [i for i in items if isinstance(i, Mapping) and all(_as_text(i.get(k)) == v for k, v in where.items())]
+    chosen = [i for i in items if isinstance(i, Mapping) and all(as_text(i.get(k)) == v for k, v in where.items())]
     if len(chosen) > MAX_FAN_OUT:
         raise DomainError(
             f"x-forEach over {len(chosen)} elements; at most {MAX_FAN_OUT} calls are made for one tool call",
@@ -392,7 +386,7 @@ def _lookup(entry: _LookupStep, outputs: dict[str, Any], scope: Scope, empty: di
         if (
             isinstance(item, Mapping)
             and item.get(step.match or "") is not None
-            and _as_text(item[step.match or ""]) == wanted
+            and as_text(item[step.match or ""]) == wanted
         ):
             return {name: item.get(name) for name in step.fields} if step.fields else dict(item)
     empty[step.name] = (

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from hms_recordings.capability.loader import SEED_ALIASES
 from hms_recordings.capability.model import ConsumedParam, Operation
-from hms_recordings.capability.templates import MISSING, Scope, Template
+from hms_recordings.capability.templates import MISSING, Scope, Template, as_text
 from hms_recordings.errors import CapabilityError, ToolInputError
 
 __all__ = ["ArgRef", "PreparedRequest", "RequestPlan", "WithPlan", "check_path_value"]
@@ -105,12 +105,6 @@ class PreparedRequest:
     has_body: bool = False
 
 
-def _as_query_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 @dataclass(frozen=True)
 class RequestPlan:
     operation: Operation
@@ -168,7 +162,7 @@ class RequestPlan:
                 path.append(check_path_value(name, params[name]))
             else:
                 path.append(part)
-        query = [(p.name, _as_query_value(v)) for p, v in self._values(self.query, params, scope)]
+        query = [(p.name, as_text(v)) for p, v in self._values(self.query, params, scope)]
         for name, text in query:
             # A schema `pattern` ending in `$` lets one trailing newline through (Python's `re.search`), so an id
             # filter like "<24 hex>\n" would reach the upstream: no control character ever goes into a query.
@@ -177,7 +171,7 @@ class RequestPlan:
                 raise ToolInputError(f"`{name}` must not contain control characters (line breaks, tabs, NUL)", [name])
         headers = []
         for p, v in self._values(self.headers, params, scope):
-            text = _as_query_value(v)
+            text = as_text(v)
             if "\r" in text or "\n" in text:
                 raise ToolInputError(f"`{p.name}` must not contain line breaks", [p.name])
             headers.append((p.name, text))
