@@ -20,7 +20,7 @@ import anyio
 import httpx2
 
 from hms_recordings.emulator import EmulatorConfig, serve_in_background
-from hms_recordings.tokens import mint_management_token
+from hms_recordings.hms.tokens import mint_management_token
 
 
 async def drive(

@@ -27,7 +27,7 @@ from pathlib import Path
 from contenders import BENCH_DIR, Contender, Spec, Upstream, server_argv, server_env
 from run_all import burst, seed_recordings, start_emulator
 
-from hms_recordings.tokens import AppCredentials, mint_management_token
+from hms_recordings.hms.tokens import AppCredentials, mint_management_token
 
 OUT = BENCH_DIR / "out"
 _FRAME = re.compile(r"^(?P<fn>.*) \((?P<file>.*?)(?::\d+)?\)$")

@@ -39,7 +39,7 @@ from figures import compute_targets, machine, summarize, versions
 from mcpclient import DirectSession, StdioMcpSession, initialize_params
 from procs import ServerProcess, cpu_seconds, free_port
 
-from hms_recordings.tokens import AppCredentials, mint_management_token
+from hms_recordings.hms.tokens import AppCredentials, mint_management_token
 
 CONCURRENCY = (1, 8, 32)
 KINDS = ("list", "pair")

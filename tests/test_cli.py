@@ -10,9 +10,9 @@ import pytest
 
 from hms_recordings.cli import main
 from hms_recordings.emulator import EmulatorConfig, serve_in_background
-from hms_recordings.tokens import AppCredentials, verify_management_token
+from hms_recordings.hms.tokens import AppCredentials, verify_management_token
+from tests.paths import SEED
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "recordings.yaml"
 ROOM = "6a0f1c2d3e4f5a6b7c8d9e0f"
 
 

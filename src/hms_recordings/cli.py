@@ -169,7 +169,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from hms_recordings.tokens import AppCredentials, mint_management_token
+    from hms_recordings.hms.tokens import AppCredentials, mint_management_token
 
     creds = AppCredentials.from_env(allow_development=True)
     assert creds is not None

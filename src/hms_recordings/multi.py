@@ -177,7 +177,7 @@ async def _engines(served: Sequence[Served]) -> AsyncIterator[list[tuple[Served,
         base_url = None
         if any(item.config.emulator for item in served):
             from hms_recordings.emulator import EmulatorConfig, serve_in_background
-            from hms_recordings.tokens import AppCredentials
+            from hms_recordings.hms.tokens import AppCredentials
 
             creds = AppCredentials.from_env(env, allow_development=True)
             assert creds is not None

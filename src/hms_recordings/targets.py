@@ -18,7 +18,7 @@ from hms_recordings.capability.model import Capability
 from hms_recordings.errors import ConfigError
 from hms_recordings.runtime.engine import Engine, RuntimeSettings
 from hms_recordings.runtime.upstream import RetryPolicy, Timeouts
-from hms_recordings.tokens import AppCredentials, mint_management_token
+from hms_recordings.hms.tokens import AppCredentials, mint_management_token
 
 __all__ = ["UPSTREAM_HOSTS", "emulated_upstreams", "emulator_env", "open_engine"]
 

@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from hms_recordings.tokens import AppCredentials, mint_management_token
-from tests.builtin.rig import SEED, Rig, make_rig
+from hms_recordings.hms.tokens import AppCredentials, mint_management_token
+from tests.builtin.rig import Rig, make_rig
+from tests.paths import SEED
 
 
 @pytest.fixture

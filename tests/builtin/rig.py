@@ -12,11 +12,10 @@ import httpx2
 
 from hms_recordings.capability.loader import BUILTIN_CAPABILITY, load_file
 from hms_recordings.emulator import EmulatorApp, EmulatorConfig, create_app
+from hms_recordings.hms.tokens import AppCredentials, mint_management_token
 from hms_recordings.runtime.engine import Engine, RuntimeSettings
 from hms_recordings.runtime.upstream import RetryPolicy
-from hms_recordings.tokens import AppCredentials, mint_management_token
 
-SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "recordings.yaml"
 ROOM = "6a0f1c2d3e4f5a6b7c8d9e0f"
 OTHER_ROOM = "6a0f1c2d3e4f5a6b7c8d9e01"
 MEETING = "https://demo.app.100ms.live/meeting/abc-defg-hij"

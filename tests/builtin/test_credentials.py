@@ -6,8 +6,8 @@ import jwt
 import pytest
 
 from hms_recordings.hms.credentials import ManagementTokens
+from hms_recordings.hms.tokens import AppCredentials, verify_management_token
 from hms_recordings.runtime.redact import Redactor
-from hms_recordings.tokens import AppCredentials, verify_management_token
 from tests.builtin.rig import ROOM, make_rig
 
 pytestmark = pytest.mark.anyio

@@ -10,8 +10,8 @@ from hms_recordings.capability.strict import RULES, RuleFinding, group_findings,
 from hms_recordings.capability.validation import validate_file
 from hms_recordings.capability.yamlsource import YamlDoc, parse_yaml
 from hms_recordings.errors import Finding
+from tests.paths import SEED
 
-SEED = Path(__file__).parents[3] / "shared" / "seed" / "recordings.yaml"
 FILES = Path(__file__).parent / "files" / "strict"
 CONFORMANT = (FILES / "conformant.yaml").read_text(encoding="utf-8")
 

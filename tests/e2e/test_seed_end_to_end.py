@@ -10,7 +10,6 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -19,11 +18,11 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from hms_recordings.emulator import EmulatorConfig, RunningEmulator, serve_in_background
-from hms_recordings.tokens import AppCredentials, mint_management_token
+from hms_recordings.hms.tokens import AppCredentials, mint_management_token
+from tests.paths import SEED
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
-SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "recordings.yaml"
 ROOM = "6a0f1c2d3e4f5a6b7c8d9e0f"
 CLI = [sys.executable, "-m", "hms_recordings.cli"]
 

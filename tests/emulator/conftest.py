@@ -8,7 +8,7 @@ import httpx2
 import pytest
 
 from hms_recordings.emulator import EmulatorApp, EmulatorConfig, ManualClock, create_app
-from hms_recordings.tokens import AppCredentials, mint_management_token
+from hms_recordings.hms.tokens import AppCredentials, mint_management_token
 
 ROOM = "65f0c0ffee0000000000a001"
 OTHER_ROOM = "65f0c0ffee0000000000a002"

@@ -7,7 +7,7 @@ import jwt
 import pytest
 
 from hms_recordings.emulator import EmulatorApp, ManualClock
-from hms_recordings.tokens import AppCredentials, mint_management_token
+from hms_recordings.hms.tokens import AppCredentials, mint_management_token
 
 
 def claims(creds: AppCredentials, now: float, **changes: object) -> dict[str, object]:

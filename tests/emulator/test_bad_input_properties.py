@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hms_recordings.emulator import EmulatorConfig, create_app
-from hms_recordings.tokens import mint_management_token
+from hms_recordings.hms.tokens import mint_management_token
 
 from .conftest import BASE_URL, ROOM
 

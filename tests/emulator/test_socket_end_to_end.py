@@ -7,7 +7,7 @@ import httpx2
 import pytest
 
 from hms_recordings.emulator import EmulatorConfig, serve_in_background
-from hms_recordings.tokens import mint_management_token
+from hms_recordings.hms.tokens import mint_management_token
 
 from .conftest import ROOM
 

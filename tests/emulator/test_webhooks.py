@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hms_recordings.emulator import EmulatorApp, EmulatorConfig, ManualClock, create_app
-from hms_recordings.tokens import mint_management_token
+from hms_recordings.hms.tokens import mint_management_token
 
 from .conftest import BASE_URL, ROOM
 

@@ -15,9 +15,9 @@ import pytest
 
 from hms_recordings.capability.loader import load_file
 from hms_recordings.emulator import EmulatorApp, EmulatorConfig, ManualClock, create_app
+from hms_recordings.hms.tokens import mint_management_token
 from hms_recordings.runtime.engine import Engine, RuntimeSettings
 from hms_recordings.runtime.upstream import RetryPolicy
-from hms_recordings.tokens import mint_management_token
 
 FILES = Path(__file__).parent / "files"
 ROOM = "65f0c0ffee0000000000a001"

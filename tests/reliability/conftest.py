@@ -23,9 +23,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from hms_recordings.capability.loader import load_file
 from hms_recordings.capability.model import Capability
 from hms_recordings.emulator import ConnectionDropped, EmulatorApp, EmulatorConfig, create_app
+from hms_recordings.hms.tokens import AppCredentials
 from hms_recordings.runtime.engine import CompiledTool, Engine, RuntimeSettings
 from hms_recordings.runtime.upstream import RetryPolicy, Timeouts
-from hms_recordings.tokens import AppCredentials
 
 #: Recognisable secrets: if one of them shows anywhere it must not, a test names it.
 CANARY_KEY = "canary-access-key-5f1e0d"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import jwt
 
-from hms_recordings.tokens import AppCredentials, TokenInvalid, verify_management_token
+from hms_recordings.hms.tokens import AppCredentials, TokenInvalid, verify_management_token
 
 from .clock import Clock
 from .responses import ApiError

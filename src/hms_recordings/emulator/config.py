@@ -1,7 +1,7 @@
 """The emulator's configuration: one typed object, built from the environment or from command-line flags.
 
 Precedence is flag > environment > default. The access key and secret come from ``HMS_ACCESS_KEY``/``HMS_APP_SECRET``
-and fall back to the public development defaults of :mod:`hms_recordings.tokens` when unset.
+and fall back to the public development defaults of :mod:`hms_recordings.hms.tokens` when unset.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import httpx2
 
-from hms_recordings.tokens import AppCredentials
+from hms_recordings.hms.tokens import AppCredentials
 
 from .faults import FaultRule, load_faults_file
 
