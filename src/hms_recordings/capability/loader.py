@@ -39,13 +39,14 @@ from hms_recordings.capability.model import (
     RestOperation,
     RestParam,
     RestResource,
+    Tool,
     ToolParam,
 )
 from hms_recordings.capability.read_consumes import ConsumesReader
 from hms_recordings.capability.yamlsource import PathKey, YamlDoc, read_yaml
 from hms_recordings.errors import CapabilityError, Finding
 
-__all__ = ["BUILTIN_CAPABILITY", "SEED_ALIASES", "lenient_findings", "load_capability", "load_file"]
+__all__ = ["BUILTIN_CAPABILITY", "SEED_ALIASES", "lenient_findings", "load_capability", "load_file", "read_resource_tool"]
 
 #: The 100ms recordings capability shipped in the package: the default of ``serve``, ``tools`` and ``call``.
 BUILTIN_CAPABILITY = Path(__file__).with_name("builtin") / "recordings.yaml"
@@ -202,11 +203,12 @@ class _Reader(ConsumesReader):
         """Checks an MCP resource and keeps it as data: static (``location``) or dynamic (``call``/``steps``)."""
         self.text(node, "name", path, required=True)
         uri = self.text(node, "uri", path, required=True)
-        dynamic = "call" in node or "steps" in node
+        by_tool = isinstance(node.get("x-tool"), str)  # x-tool: read through an MCP tool of the same expose
+        dynamic = "call" in node or "steps" in node or by_tool
         if dynamic == ("location" in node):
             self.fail(
                 path,
-                "a resource needs either `location` (static) or `call`/`steps` (dynamic)",
+                "a resource needs either `location` (static) or `call`/`steps`/`x-tool` (dynamic)",
                 "keep exactly one of them",
             )
         elif not dynamic:
@@ -223,7 +225,7 @@ class _Reader(ConsumesReader):
                 f"resource uri `{uri}` has a malformed {{parameter}}",
                 "write parameters as {name}, e.g. hms://recordings/{recording_id}",
             )
-        if dynamic:
+        if dynamic and not by_tool:
             self.resource_tools.append(self.tool({**node, "name": node.get("name") or "resource"}, path))
         return node
 
@@ -366,3 +368,9 @@ def load_capability(doc: YamlDoc) -> Capability:
 def load_file(path: str | Path | None = None) -> Capability:
     """Load a capability file; ``None`` loads the built-in 100ms recordings capability."""
     return load_capability(read_yaml(path or BUILTIN_CAPABILITY))
+
+
+def read_resource_tool(raw: dict[str, Any], file: str) -> Tool:
+    """A dynamic MCP resource's ``call``/``with``/``steps``/``outputs``, read as a tool named after the resource."""
+    reader = _Reader(YamlDoc(raw, file))
+    return reader.tool({**raw, "name": str(raw.get("name") or "")}, (), name_required=False)

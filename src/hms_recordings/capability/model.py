@@ -169,6 +169,7 @@ class Pagination:
     cursor_argument: str = "start"
     limit_argument: str = "limit"
     default_limit: int = 10
+    item_cursor: str = "id"  # the field of an item that is its cursor (100ms: the object id)
 
 
 @dataclass(frozen=True)

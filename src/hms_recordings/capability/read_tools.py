@@ -196,6 +196,7 @@ class ToolReader(ReaderBase):
             cursor_argument=str(node.get("cursorArgument", default.cursor_argument)),
             limit_argument=str(node.get("limitArgument", default.limit_argument)),
             default_limit=int(node.get("defaultLimit", default.default_limit)),
+            item_cursor=str(node.get("itemCursor", default.item_cursor)),
         )
 
     def check_steps(self, tool: Tool) -> None:

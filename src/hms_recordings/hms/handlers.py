@@ -16,10 +16,8 @@ Registered under the entry-point group ``hms_recordings.handlers`` and named by 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-import anyio
 
 from hms_recordings.errors import (
     DomainError,
@@ -28,7 +26,7 @@ from hms_recordings.errors import (
     UpstreamTimeout,
     UpstreamTransportError,
 )
-from hms_recordings.runtime.engine import Handler, Invocation
+from hms_recordings.runtime.invoker import Handler, Invocation
 
 __all__ = ["HANDLERS", "start_recording", "wait_for_recording"]
 
@@ -124,13 +122,13 @@ async def wait_for_recording(invocation: Invocation) -> Any:
     timeout = min(float(invocation.args.get("timeout_seconds", options.get("default_timeout", 120))), limit)
     poll = float(options.get("first_poll", 0.25))
     max_poll = float(options.get("max_poll", 5.0))
-    started = time.monotonic()
+    started = invocation.clock()
     target = STAGES["running"] if until == "running" else STAGES["completed"]
     recording: Any = None
     while True:
         recording = await invocation.default({"recording_id": invocation.args["recording_id"]})
         status = recording.get("status") if isinstance(recording, dict) else None
-        waited = time.monotonic() - started
+        waited = invocation.clock() - started
         # Progress must rise on every notification (MCP requires it), also while the status stays the same: within
         # a stage, the elapsed share of the timeout moves it forward; reaching the awaited state reports the total.
         stage = min(STAGES.get(str(status), 0), target)
@@ -152,7 +150,7 @@ async def wait_for_recording(invocation: Invocation) -> Any:
                 "waited_seconds": round(waited, 3),
                 "message": f"still {status} after {timeout:g}s; call hms-wait-for-recording again to keep waiting",
             }
-        await anyio.sleep(min(poll, remaining))
+        await invocation.sleep(min(poll, remaining))
         poll = min(poll * 2, max_poll)
 
 

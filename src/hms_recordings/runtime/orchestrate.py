@@ -27,22 +27,32 @@ write) yields the response itself.
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from hms_recordings.capability.model import Operation, OutputSpec, Step, Tool
 from hms_recordings.capability.templates import MISSING, Scope, Template, as_text
 from hms_recordings.errors import CapabilityError, DomainError, HmsRecordingsError
 from hms_recordings.runtime.outputs import OutputMapper
-from hms_recordings.runtime.request import ArgRef, WithPlan
+from hms_recordings.runtime.request import ArgRef, RequestPlan, WithPlan
 from hms_recordings.runtime.schemas import derive_schema, schema_from_params
 
-if TYPE_CHECKING:
-    from hms_recordings.runtime.engine import CompiledTool, Engine
+__all__ = ["StepPlan", "StepRunner", "compile_steps", "mock_result", "parse_path", "run_steps", "steps_schema", "walk"]
 
-__all__ = ["mock_result", "parse_path", "run_steps", "steps_schema", "walk"]
+
+class StepRunner(Protocol):
+    """What running steps needs from the invoker: bound values and a way to send a consumed operation."""
+
+    @property
+    def bindings(self) -> Mapping[str, str]: ...
+
+    @property
+    def namespaces(self) -> frozenset[str]: ...
+
+    def send_operation(self, key: str, params: dict[str, Any]) -> Awaitable[Any]:
+        """Send ``namespace.operation`` with ``params``; resolves to the upstream's decoded answer."""
+        ...
 
 _WHOLE = {"$", "$."}
 
@@ -115,7 +125,7 @@ class _OtherStep:
 
 
 @dataclass(frozen=True)
-class _Plan:
+class StepPlan:
     steps: tuple[_CallStep | _LookupStep | _OtherStep, ...]
     mappings: tuple[tuple[str, tuple[str, ...] | Template | str], ...]
     step_names: frozenset[str]
@@ -142,14 +152,15 @@ def _maps_whole(spec: OutputSpec) -> bool:
     return (spec.mapping or "").strip() in _WHOLE and not spec.properties and spec.items is None
 
 
-def _compile(engine: Engine, tool: Tool, expose_namespace: str) -> _Plan:
+def compile_steps(tool: Tool, expose_namespace: str, plans: Mapping[str, RequestPlan]) -> StepPlan:
+    """Compile a tool's steps and mappings once (and check them: every failure is a load-time error)."""
     seen: list[str] = []
     steps: list[_CallStep | _LookupStep | _OtherStep] = []
     for step in tool.steps:
         if step.name in seen:
             raise CapabilityError(f"tool {tool.name}: two steps are named `{step.name}`")
         if step.kind == "call":
-            plan = engine.plans.get(step.call or "")
+            plan = plans.get(step.call or "")
             if plan is None:
                 raise CapabilityError(
                     f"tool {tool.name}: step `{step.name}` calls `{step.call}`, which names no consumed operation"
@@ -199,7 +210,7 @@ def _compile(engine: Engine, tool: Tool, expose_namespace: str) -> _Plan:
         else:
             source = mapping.value
         mappings.append((mapping.target, source))
-    return _Plan(tuple(steps), tuple(mappings), frozenset(seen))
+    return StepPlan(tuple(steps), tuple(mappings), frozenset(seen))
 
 
 def _earlier_step_path(raw: Any, earlier: list[str]) -> tuple[str, ...] | None:
@@ -210,30 +221,16 @@ def _earlier_step_path(raw: Any, earlier: list[str]) -> tuple[str, ...] | None:
     return parts if parts and parts[0] in earlier and (raw.startswith("$") or len(parts) > 1) else None
 
 
-# Plans are compiled once per (engine, tool); the engine stays unaware of the cache's shape.
-_PLANS: weakref.WeakKeyDictionary[Engine, dict[tuple[int, str], tuple[Tool, _Plan]]] = weakref.WeakKeyDictionary()
-
-
-def _plan(engine: Engine, tool: Tool, expose_namespace: str) -> _Plan:
-    cache = _PLANS.setdefault(engine, {})
-    key = (id(tool), expose_namespace)
-    cached = cache.get(key)
-    if cached is None or cached[0] is not tool:
-        cached = cache[key] = (tool, _compile(engine, tool, expose_namespace))
-    return cached[1]
-
-
 # ------------------------------------------------------------------------------------------------------ schema
 
 
-def steps_schema(engine: Engine, tool: Tool, expose_namespace: str) -> dict[str, Any]:
+def steps_schema(plan: StepPlan, tool: Tool, bound: frozenset[str]) -> dict[str, Any]:
     """The input schema of an orchestrated tool (and the load-time check of its steps).
 
     ``inputParameters`` when present; otherwise what the steps need from the caller: each call step's operation
     parameters not filled by its ``with`` (renamed by references), plus the plain ``{{argument}}`` names its
     templates and lookups use.
     """
-    plan = _plan(engine, tool, expose_namespace)
     if tool.params is not None:
         return schema_from_params(tool.params)
     properties: dict[str, Any] = {}
@@ -260,7 +257,7 @@ def steps_schema(engine: Engine, tool: Tool, expose_namespace: str) -> dict[str,
             templates = [entry.value]
         for template in templates:
             for name in template.names:
-                if "." not in name and name not in plan.step_names and name not in engine.bindings.values:
+                if "." not in name and name not in plan.step_names and name not in bound:
                     add(name, {"type": "string", "description": f"Used by step `{entry.step.name}`."}, True)
     schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:
@@ -281,19 +278,18 @@ def _step_failed(step: Step, exc: HmsRecordingsError) -> HmsRecordingsError:
     return clone
 
 
-async def run_steps(engine: Engine, tool: CompiledTool, args: dict[str, Any]) -> Any:
+async def run_steps(runner: StepRunner, plan: StepPlan, mapper: OutputMapper, args: dict[str, Any]) -> Any:
     """Run an orchestrated tool's steps in order and build its result."""
-    plan = _plan(engine, tool.tool, tool.expose_namespace)
     outputs: dict[str, Any] = {}
     raw: dict[str, Any] = {}
     empty: dict[str, str] = {}  # lookup step -> why it found nothing (for the next step's error)
-    bindings, namespaces = engine.bindings.values, engine.bindings.namespaces
+    bindings, namespaces = runner.bindings, runner.namespaces
     for entry in plan.steps:
         step = entry.step
         scope = Scope(args={**args, **outputs}, bindings=bindings, namespaces=namespaces)
         try:
             if isinstance(entry, _CallStep) and entry.for_each is not None:
-                outputs[step.name] = await _fan_out(engine, entry, args, outputs, scope)
+                outputs[step.name] = await _fan_out(runner, entry, args, outputs, scope)
             elif isinstance(entry, _CallStep):
                 _check_inputs(entry, scope, outputs, empty)
                 params = entry.with_plan.apply(args, scope)
@@ -301,9 +297,9 @@ async def run_steps(engine: Engine, tool: CompiledTool, args: dict[str, Any]) ->
                     value = walk(outputs, path)
                     if value is not None:
                         params[key] = value
-                response = await engine.send_operation(entry.operation.key, params)
-                raw[step.name] = response.data
-                outputs[step.name] = entry.project(response.data)
+                data = await runner.send_operation(entry.operation.key, params)
+                raw[step.name] = data
+                outputs[step.name] = entry.project(data)
             elif isinstance(entry, _LookupStep):
                 outputs[step.name] = _lookup(entry, outputs, scope, empty)
             else:
@@ -330,12 +326,12 @@ async def run_steps(engine: Engine, tool: CompiledTool, args: dict[str, Any]) ->
         return result
     last = plan.steps[-1] if plan.steps else None
     if last is None:
-        return tool.mapper(None)
-    return tool.mapper(raw.get(last.step.name, outputs.get(last.step.name)))
+        return mapper(None)
+    return mapper(raw.get(last.step.name, outputs.get(last.step.name)))
 
 
 async def _fan_out(
-    engine: Engine, entry: _CallStep, args: dict[str, Any], outputs: dict[str, Any], scope: Scope
+    runner: StepRunner, entry: _CallStep, args: dict[str, Any], outputs: dict[str, Any], scope: Scope
 ) -> list[Any]:
     """x-forEach: the call once per element of an earlier array (``{{item.field}}`` in ``with`` sees the element),
     keeping only elements whose ``where`` fields match; the step's output is the list of projected answers."""
@@ -357,8 +353,7 @@ async def _fan_out(
     for item in chosen:
         item_scope = Scope(args={**scope.args, "item": item}, bindings=scope.bindings, namespaces=scope.namespaces)
         params = entry.with_plan.apply(args, item_scope)
-        response = await engine.send_operation(entry.operation.key, params)
-        results.append(entry.project(response.data))
+        results.append(entry.project(await runner.send_operation(entry.operation.key, params)))
     return results
 
 

@@ -40,6 +40,10 @@ class Redactor:
             ordered = sorted(self._secrets, key=len, reverse=True)  # longest first: a secret may contain another
             self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
 
+    def merge(self, other: Redactor) -> None:
+        """Also scrub every secret ``other`` knows (one log filter for several capabilities)."""
+        self.add(*other._secrets)
+
     def __call__(self, text: str) -> str:
         if self._pattern is not None:
             text = self._pattern.sub(REDACTED, text)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -35,12 +35,12 @@ from hms_recordings.errors import (
     UpstreamTimeout,
     UpstreamTransportError,
 )
+from hms_recordings.runtime.observe import UpstreamObserver
 from hms_recordings.runtime.redact import Redactor
 from hms_recordings.runtime.request import PreparedRequest
 
 __all__ = [
     "CredentialSource",
-    "ResponseHook",
     "RetryPolicy",
     "Timeouts",
     "UpstreamClient",
@@ -48,8 +48,7 @@ __all__ = [
     "translate_errors",
 ]
 
-#: ``on_response(namespace, operation, status, seconds)``: observes each answered attempt (latency metrics).
-ResponseHook = Callable[[str, str, int, float], None]
+Sleep = Callable[[float], Awaitable[None]]
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_ERROR_TEXT = 300
 
@@ -165,7 +164,9 @@ class UpstreamClient:
         transport: httpx2.AsyncBaseTransport | None = None,
         redactor: Redactor | None = None,
         seed: int | None = None,
-        on_response: ResponseHook | None = None,
+        observers: Sequence[UpstreamObserver] = (),
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = anyio.sleep,
     ) -> None:
         self.namespace = namespace
         self.base_url = base_url.rstrip("/")
@@ -182,21 +183,26 @@ class UpstreamClient:
             follow_redirects=False,
             trust_env=False,  # proxies or netrc from the environment must not see our credential
         )
-        self.retries = 0  # counted for /metrics
-        self.on_response = on_response  # called after every answered attempt, for /metrics
+        self.retries = 0
+        # Seams: observers see every attempt (metrics subscribe here); the clock and the sleep make waits testable.
+        self.observers = tuple(observers)
+        self._clock = clock
+        self._sleep_fn = sleep
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
     async def send(self, request: PreparedRequest, *, operation: str, safe_to_retry: bool) -> UpstreamResponse:
-        started = time.monotonic()
+        started = self._clock()
         deadline = started + self.retry.deadline
         attempts = 0
         renewed = False
         url = f"{self.base_url}{request.path}"
         while True:
             attempts += 1
-            sent = time.monotonic()
+            sent = self._clock()
+            for observer in self.observers:
+                observer.on_request(self.namespace, operation, request.method)
             try:
                 response = await self._once(request, operation, url, deadline)
             except UpstreamTransportError as exc:
@@ -205,11 +211,11 @@ class UpstreamClient:
                 wait = self._next_wait(attempts, None, deadline)
                 if wait is None:
                     raise self._exhausted(exc, attempts) from None
-                await self._sleep(wait)
+                await self._sleep(wait, operation, exc.__class__.__name__)
                 continue
             status = response.status_code
-            if self.on_response is not None:
-                self.on_response(self.namespace, operation, status, time.monotonic() - sent)
+            for observer in self.observers:
+                observer.on_response(self.namespace, operation, status, self._clock() - sent)
             if status in (401, 403) and not renewed and self.credentials is not None:
                 renewed = True
                 if await self.credentials.renew():
@@ -217,7 +223,7 @@ class UpstreamClient:
                     continue
             if status < 400:
                 return UpstreamResponse(
-                    status, _decode(response), dict(response.headers), attempts, time.monotonic() - started
+                    status, _decode(response), dict(response.headers), attempts, self._clock() - started
                 )
             error = self._status_error(response, operation, request.method, url)
             if safe_to_retry and status in RETRY_STATUSES:
@@ -228,7 +234,7 @@ class UpstreamClient:
                 )
                 wait = self._next_wait(attempts, retry_after, deadline)
                 if wait is not None:
-                    await self._sleep(wait)
+                    await self._sleep(wait, operation, str(status))
                     continue
                 if attempts > 1:
                     raise self._exhausted(error, attempts) from None
@@ -245,7 +251,7 @@ class UpstreamClient:
         # The total deadline also bounds the attempt in flight (waiting for a concurrency slot included), not only
         # the pauses between attempts: a slow or dripping upstream cannot hold a caller past it.
         # Regression test: tests/reliability/test_retries.py::test_the_total_deadline_also_cuts_an_attempt_in_flight
-        with anyio.move_on_after(max(0.0, deadline - time.monotonic())):
+        with anyio.move_on_after(max(0.0, deadline - self._clock())):
             async with self._limiter:
                 with translate_errors(operation, request.method, url):
                     return await self._client.request(request.method, request.path, **kwargs)
@@ -265,13 +271,15 @@ class UpstreamClient:
             if retry_after > self.retry.max_retry_after:
                 return None
             wait = max(wait, retry_after)
-        if time.monotonic() + wait >= deadline:
+        if self._clock() + wait >= deadline:
             return None
         return wait
 
-    async def _sleep(self, seconds: float) -> None:
+    async def _sleep(self, seconds: float, operation: str, reason: str) -> None:
         self.retries += 1
-        await anyio.sleep(seconds)
+        for observer in self.observers:
+            observer.on_retry(self.namespace, operation, reason)
+        await self._sleep_fn(seconds)
 
     def _exhausted(self, last: UpstreamError, attempts: int) -> RetryBudgetExhausted:
         return RetryBudgetExhausted(

@@ -1,0 +1,116 @@
+"""The run-time half of the runtime: bound values, secrets, credentials and one upstream client per consumed API.
+
+Built when a server, a ``call`` or a test starts, from the capability and :class:`UpstreamSettings`; compiling
+(:mod:`hms_recordings.runtime.inventory`) never needs it, so listing tools or exporting a skill reads no secret.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import httpx2
+
+from hms_recordings.capability.model import Capability
+from hms_recordings.capability.templates import Scope
+from hms_recordings.errors import CapabilityError, ConfigError
+from hms_recordings.runtime.bindings import Bindings, resolve_bindings
+from hms_recordings.runtime.credentials import credential_source
+from hms_recordings.runtime.observe import UpstreamObserver
+from hms_recordings.runtime.redact import Redactor
+from hms_recordings.runtime.request import RequestPlan
+from hms_recordings.runtime.upstream import RetryPolicy, Timeouts, UpstreamClient, UpstreamResponse
+
+__all__ = ["UpstreamSettings", "Upstreams"]
+
+
+@dataclass(frozen=True)
+class UpstreamSettings:
+    upstreams: Mapping[str, str] = field(default_factory=dict)  # consumed namespace -> base URL override
+    transports: Mapping[str, httpx2.AsyncBaseTransport] = field(default_factory=dict)  # namespace -> transport
+    env: Mapping[str, str] | None = None  # None: the process environment
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_concurrency: int = 32
+    retry_seed: int | None = None
+    observers: Sequence[UpstreamObserver] = ()
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+
+
+class Upstreams:
+    """Clients and credentials of every consumed API of one capability."""
+
+    def __init__(
+        self, capability: Capability, plans: Mapping[str, RequestPlan], settings: UpstreamSettings | None = None
+    ) -> None:
+        self.settings = settings = settings or UpstreamSettings()
+        self.capability = capability
+        self.plans = plans
+        self.redactor = Redactor()
+        self.bindings: Bindings = resolve_bindings(capability, settings.env)
+        self.redactor.add(*self.bindings.secrets())
+        self.scope = Scope(bindings=self.bindings.values, namespaces=self.bindings.namespaces)
+        unknown = set(settings.upstreams) - set(capability.consumes)
+        if unknown:
+            raise ConfigError(
+                f"--upstream names {', '.join(sorted(unknown))}, which the capability does not "
+                f"consume (known: {', '.join(sorted(capability.consumes))})"
+            )
+        self.clients: dict[str, UpstreamClient] = {}
+        for namespace, api in capability.consumes.items():
+            self.clients[namespace] = UpstreamClient(
+                namespace,
+                settings.upstreams.get(namespace, api.base_uri),
+                credentials=credential_source(api.authentication, self.bindings, self.redactor),
+                timeouts=settings.timeouts,
+                retry=settings.retry,
+                max_concurrency=settings.max_concurrency,
+                transport=settings.transports.get(namespace),
+                redactor=self.redactor,
+                seed=settings.retry_seed,
+                observers=settings.observers,
+                clock=settings.clock,
+                sleep=settings.sleep,
+            )
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self.settings.clock
+
+    async def sleep(self, seconds: float) -> None:
+        await self.settings.sleep(seconds)
+
+    def credential_problems(self) -> list[str]:
+        """For start-up: every consumed API that cannot send a credential, and why."""
+        return [
+            f"{ns}: {problem}"
+            for ns, client in self.clients.items()
+            if client.credentials is not None and (problem := client.credentials.problem())
+        ]
+
+    async def send(
+        self, plan: RequestPlan, params: dict[str, Any], scope: Scope, *, safe_to_retry: bool
+    ) -> UpstreamResponse:
+        request = plan.build(params, scope)
+        client = self.clients[plan.operation.namespace]
+        return await client.send(request, operation=plan.operation.key, safe_to_retry=safe_to_retry)
+
+    async def send_operation(
+        self, key: str, params: dict[str, Any], *, safe_to_retry: bool | None = None
+    ) -> UpstreamResponse:
+        """Send any consumed operation by ``namespace.name``; path values are checked as for a tool."""
+        plan = self.plans.get(key)
+        if plan is None:
+            raise CapabilityError(f"no consumed operation {key!r}")
+        scope = Scope(args=params, bindings=self.bindings.values, namespaces=self.bindings.namespaces)
+        op = plan.operation
+        safe = (op.method == "GET" or bool(op.idempotent)) if safe_to_retry is None else safe_to_retry
+        return await self.send(plan, params, scope, safe_to_retry=safe)
+
+    async def aclose(self) -> None:
+        for client in self.clients.values():
+            await client.aclose()
