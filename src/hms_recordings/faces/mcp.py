@@ -1,47 +1,82 @@
-"""The MCP face: the engine's tools served by the official SDK's ``MCPServer``, over stdio or Streamable HTTP.
+"""The MCP face: a service's tools, resources and prompts on the SDK's low-level ``Server``.
 
-Each capability tool becomes an SDK ``Tool`` whose ``run`` goes straight to :meth:`Engine.call`; the SDK's own
-signature-based validation is bypassed because the engine validates against the very schema it publishes.
-Failures are results with ``isError: true`` carrying the taxonomy's text; an unknown tool is a JSON-RPC protocol error
-(``-32602``), as the specification's examples show.
+The low-level server takes one handler per method, so the face is a thin translation between MCP messages and the
+narrow :class:`~hms_recordings.runtime.service.Service`; nothing here validates, runs or explains a call (the invoker
+does, the same way for every face). What the MCP answer looks like:
+
+* ``tools/call``: a failure is a result with ``isError: true``, text ``"<kind>: <message>"`` and
+  ``structuredContent: {"error": {...}}``; asking for a tool that is not served is a JSON-RPC ``-32602`` protocol
+  error listing the available names in ``data``, as the specification's examples show.
+* ``resources/read``: a read runs through the invoker like a tool call. A URI that no resource has, and a read whose
+  outcome is ``invalid_arguments`` or ``not_found`` (an id that cannot exist, or does not), are all "resource not
+  found" (``-32602``, SEP-2164), the last two with exactly the text the tool gives; any other failure is ``-32603``
+  with the redacted text.
+* ``prompts/get``: an unknown prompt or a missing required argument is ``-32602``.
+* ``subscriptions/listen`` (2026-07-28) is served by the SDK's ``ListenHandler`` on a bus (in memory unless one is
+  given). Nothing is published yet: the lists never change while a server runs. ``resources/subscribe`` stays
+  undeclared.
+
+Every list is built once, when the server is built: the service's inventory is fixed for the server's life.
 """
 
 from __future__ import annotations
 
-import json
+import re
+from collections.abc import Sequence
 from typing import Any
 
-from mcp.server import MCPServer
-from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.tools import Tool as SdkTool
-from mcp.server.mcpserver.utilities.func_metadata import func_metadata
+import mcp_types as types
+from mcp.server import Server
+from mcp.server.context import ServerRequestContext
+from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
+from mcp.server.stdio import stdio_server
+from mcp.server.streamable_http_manager import DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_IDLE_TIMEOUT
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, SubscriptionBus
+from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
-from pydantic import Field
+from starlette.applications import Starlette
 
-from hms_recordings import __version__
-from hms_recordings.faces.mcp_extras import register_resources_and_prompts
-from hms_recordings.runtime.engine import CompiledTool, Engine, result_text
+from hms_recordings.runtime.compiled import CompiledTool, ResourceListing
+from hms_recordings.runtime.invoker import CallContext, ProgressFn
 from hms_recordings.runtime.outcome import Outcome
+from hms_recordings.runtime.service import Service, UnknownPromptError, UnknownResourceError
+from hms_recordings.runtime.shaping import result_text
 
-__all__ = ["CapabilityMCPServer", "build_mcp_server", "outcome_to_result", "tool_annotations"]
+__all__ = [
+    "DEFAULT_MAX_BUFFERED_EVENTS",
+    "DEFAULT_MAX_LISTEN_STREAMS",
+    "build_mcp_server",
+    "describe_tools",
+    "mcp_http_app",
+    "outcome_to_result",
+    "run_stdio",
+    "tool_annotations",
+]
+
+#: Concurrent ``subscriptions/listen`` streams one server holds open; further listens are refused (``-32603``).
+DEFAULT_MAX_LISTEN_STREAMS = 1024
+#: Events queued for one listen stream whose client stopped reading, before that stream is ended.
+DEFAULT_MAX_BUFFERED_EVENTS = 1024
+
+_URI_PARAM = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
+#: Outcome kinds a resource read reports as "no such resource": an id that does not exist, and one that cannot.
+_NOT_FOUND_KINDS = frozenset({"not_found", "invalid_arguments"})
+
+ServerContext = ServerRequestContext[Any, Any]
 
 
-def _placeholder() -> None:
-    """Stands in for the function the SDK's Tool model expects; capability tools never call it."""
+# ------------------------------------------------------------------------------------------------ tools
 
 
-_PLACEHOLDER_METADATA = func_metadata(_placeholder, structured_output=False)
-
-
-def tool_annotations(tool: CompiledTool) -> ToolAnnotations | None:
+def tool_annotations(tool: CompiledTool) -> types.ToolAnnotations | None:
+    """The tool's hints as MCP annotations; ``None`` when the file says nothing a client could use."""
     hints = tool.hints
     title = tool.tool.label
     if title is None and all(
         v is None for v in (hints.read_only, hints.destructive, hints.idempotent, hints.open_world)
     ):
         return None
-    return ToolAnnotations(
+    return types.ToolAnnotations(
         title=title,
         read_only_hint=hints.read_only,
         destructive_hint=hints.destructive,
@@ -50,121 +85,256 @@ def tool_annotations(tool: CompiledTool) -> ToolAnnotations | None:
     )
 
 
-def outcome_to_result(outcome: Outcome) -> CallToolResult:
+def _mcp_tool(tool: CompiledTool) -> types.Tool:
+    return types.Tool(
+        name=tool.name,
+        title=tool.tool.label,
+        description=tool.tool.description,
+        input_schema=tool.input_schema,
+        output_schema=tool.output_schema,
+        annotations=tool_annotations(tool),
+    )
+
+
+def describe_tools(tools: Sequence[CompiledTool]) -> list[dict[str, Any]]:
+    """The tool surface exactly as ``tools/list`` sends it (``tools --json`` and the snapshot use it).
+
+    Dumped from the same objects the server lists, so the snapshot cannot drift from the wire."""
+    return [_mcp_tool(t).model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
+
+
+def outcome_to_result(outcome: Outcome) -> types.CallToolResult:
+    """An outcome as a tool result: the JSON text (and any notes) for the model, the data as structured content."""
     if outcome.error is not None:
         text = f"{outcome.error.kind}: {outcome.error.message}"
-        structured = {"error": outcome.error.as_dict()}
-        return CallToolResult(
-            content=[TextContent(type="text", text=text)], structured_content=structured, is_error=True
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=text)],
+            structured_content={"error": outcome.error.as_dict()},
+            is_error=True,
         )
     data = outcome.data
+    # structuredContent must be an object; the published output schema wraps anything else the same way.
     structured = data if isinstance(data, dict) else {"result": data}
     text = outcome.text if outcome.text is not None else result_text(data)
     if outcome.notes:
         text += "\n\n" + "\n".join(outcome.notes)
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], structured_content=structured)
 
 
-class CapabilityTool(SdkTool):
-    """An SDK tool whose body is the engine's invocation path."""
+def _progress(ctx: ServerContext) -> ProgressFn:
+    """Progress for this request; only increases go on the wire.
 
-    compiled: Any = Field(default=None, exclude=True)
-    engine: Any = Field(default=None, exclude=True)
-    published_output_schema: dict[str, Any] | None = Field(default=None, exclude=True)
+    MCP requires the progress value to increase with every notification, and handlers may report the same stage
+    several times while polling (hms-wait-for-recording does). Without a progress token the SDK sends nothing."""
+    last: float | None = None
 
-    @property
-    def output_schema(self) -> dict[str, Any] | None:  # type: ignore[override]
-        return self.published_output_schema
+    async def report(done: float, total: float | None, message: str | None) -> None:
+        nonlocal last
+        if last is not None and done <= last:
+            return
+        last = done
+        await ctx.session.report_progress(done, total, message)
 
-    async def run(self, arguments: dict[str, Any], context: Context[Any, Any], convert_result: bool = False) -> Any:
-        last: float | None = None
+    return report
 
-        async def progress(done: float, total: float | None, message: str | None) -> None:
-            # MCP requires the progress value to increase with every notification; handlers may report the same
-            # stage several times while polling (hms-wait-for-recording does), so only increases go on the wire.
-            nonlocal last
-            if last is not None and done <= last:
-                return
-            last = done
-            await context.report_progress(done, total, message)
 
-        engine: Engine = self.engine
-        return outcome_to_result(await engine.call(self.name, arguments, progress=progress))
+# ------------------------------------------------------------------------------------------------ resources
 
-    @classmethod
-    def from_compiled(cls, engine: Engine, tool: CompiledTool) -> CapabilityTool:
-        return cls(
-            fn=_placeholder,
-            name=tool.name,
-            title=tool.tool.label,
-            description=tool.tool.description,
-            parameters=tool.input_schema,
-            fn_metadata=_PLACEHOLDER_METADATA,
-            is_async=True,
-            context_kwarg=None,  # the default, spelled out for mypy: the engine takes no Context argument
-            annotations=tool_annotations(tool),
-            compiled=tool,
-            engine=engine,
-            published_output_schema=tool.output_schema,
+
+def _listing(entry: CompiledTool) -> ResourceListing:
+    return entry.listing or ResourceListing(entry.name, entry.tool.label, entry.tool.description or None)
+
+
+def _resource_lists(service: Service) -> tuple[list[types.Resource], list[types.ResourceTemplate]]:
+    """Files and parameterless dynamic resources are resources; dynamic ones with ``{params}`` are templates."""
+    resources = [
+        types.Resource(uri=f.uri, name=f.name, title=f.title, description=f.description, mime_type=f.mime_type)
+        for f in service.files()
+    ]
+    templates: list[types.ResourceTemplate] = []
+    for entry in service.dynamic_resources():
+        uri, listing = entry.uri or "", _listing(entry)
+        common: dict[str, Any] = {
+            "name": listing.name,
+            "title": listing.title,
+            "description": listing.description,
+            "mime_type": entry.mime_type or "application/json",
+        }
+        if _URI_PARAM.search(uri):
+            templates.append(types.ResourceTemplate(uri_template=uri, **common))
+        else:
+            resources.append(types.Resource(uri=uri, **common))
+    return resources, templates
+
+
+def _read_failure(uri: str, outcome: Outcome) -> MCPError:
+    error = outcome.error
+    assert error is not None
+    # The same words as the tool result's text, so that a 404 reads the same on every face.
+    text = f"{error.kind}: {error.message}"
+    code = types.INVALID_PARAMS if error.kind in _NOT_FOUND_KINDS else types.INTERNAL_ERROR
+    return MCPError(code=code, message=text, data={"uri": uri, "error": error.as_dict()})
+
+
+# ------------------------------------------------------------------------------------------------ prompts
+
+
+def _mcp_prompts(service: Service) -> list[types.Prompt]:
+    return [
+        types.Prompt(
+            name=p.name,
+            title=p.label or None,
+            description=p.description or None,
+            arguments=[
+                types.PromptArgument(name=a.name, description=a.description or None, required=a.required)
+                for a in p.arguments
+            ],
         )
+        for p in service.prompts()
+    ]
 
 
-class CapabilityMCPServer(MCPServer[Any]):
-    """``MCPServer`` where asking for a tool or prompt that is not served is a ``-32602`` protocol error."""
+# ------------------------------------------------------------------------------------------------ the server
 
-    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None) -> Any:
-        if self._tool_manager.get_tool(name) is None:
+
+def build_mcp_server(
+    service: Service,
+    *,
+    subscriptions: SubscriptionBus | None = None,
+    max_listen_streams: int = DEFAULT_MAX_LISTEN_STREAMS,
+    max_buffered_events: int = DEFAULT_MAX_BUFFERED_EVENTS,
+) -> Server[Any]:
+    """An MCP server for ``service``, for any transport (stdio, Streamable HTTP) and both protocol eras.
+
+    ``subscriptions``: the bus ``subscriptions/listen`` streams hear events from (default: one in this process; a
+    shared bus fans events out across replicas). ``max_listen_streams`` and ``max_buffered_events`` bound the open
+    listen streams and each one's backlog (see :data:`DEFAULT_MAX_LISTEN_STREAMS`)."""
+    info = service.info
+    tools = list(service.tools())
+    listed_tools = types.ListToolsResult(tools=[_mcp_tool(t) for t in tools])
+    schemas = {t.name: t.input_schema for t in tools}
+    available = [t.name for t in tools]
+    resources, templates = _resource_lists(service)
+    listed_resources = types.ListResourcesResult(resources=resources)
+    listed_templates = types.ListResourceTemplatesResult(resource_templates=templates)
+    prompts = _mcp_prompts(service)
+    listed_prompts = types.ListPromptsResult(prompts=prompts)
+    prompt_names = [p.name for p in prompts]
+
+    async def list_tools(ctx: ServerContext, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        return listed_tools
+
+    async def call_tool(ctx: ServerContext, params: types.CallToolRequestParams) -> types.CallToolResult:
+        context = CallContext(face="mcp", progress=_progress(ctx))
+        outcome = await service.call(params.name, params.arguments or {}, context)
+        if outcome.error is not None and outcome.error.kind == "unknown_tool":
             raise MCPError(
-                code=INVALID_PARAMS,
-                message=f"Unknown tool: {name}",
-                data={"available": [t.name for t in self._tool_manager.list_tools()]},
+                code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}", data={"available": available}
             )
-        return await super().call_tool(name, arguments, context)
+        return outcome_to_result(outcome)
 
-    async def get_prompt(
-        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
-    ) -> Any:
-        # The SDK raises ValueError for an unknown prompt, which reaches the client as error code 0 on the
-        # 2025 wire and as -32603 "Internal server error" (with a logged traceback) on 2026-07-28; the
-        # specification's answer is -32602. Found by the conformance suite's prompts-get-* scenarios.
-        if self._prompt_manager.get_prompt(name) is None:
+    async def list_resources(
+        ctx: ServerContext, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        return listed_resources
+
+    async def list_templates(
+        ctx: ServerContext, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        return listed_templates
+
+    async def read_resource(ctx: ServerContext, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+        uri = str(params.uri)
+        try:
+            outcome, mime = await service.read(uri, CallContext(face="resource", progress=_progress(ctx)))
+        except UnknownResourceError:
+            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown resource: {uri}", data={"uri": uri}) from None
+        if outcome.error is not None:
+            raise _read_failure(uri, outcome)
+        # Notes are left out: they would make a JSON document unparseable; a shortened result says so in itself.
+        data = outcome.data
+        text = data if isinstance(data, str) else outcome.text if outcome.text is not None else result_text(data)
+        return types.ReadResourceResult(contents=[types.TextResourceContents(uri=uri, text=text, mime_type=mime)])
+
+    async def list_prompts(ctx: ServerContext, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+        return listed_prompts
+
+    async def get_prompt(ctx: ServerContext, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+        try:
+            rendered = service.render_prompt(params.name, params.arguments)
+        except UnknownPromptError:
             raise MCPError(
-                code=INVALID_PARAMS,
-                message=f"Unknown prompt: {name}",
-                data={"available": [p.name for p in self._prompt_manager.list_prompts()]},
+                code=types.INVALID_PARAMS, message=f"Unknown prompt: {params.name}", data={"available": prompt_names}
+            ) from None
+        except ValueError as exc:  # a required argument is missing
+            raise MCPError(code=types.INVALID_PARAMS, message=str(exc)) from None
+        messages = [
+            types.PromptMessage(
+                role="assistant" if role == "assistant" else "user", content=types.TextContent(type="text", text=text)
             )
-        return await super().get_prompt(name, arguments, context)
+            for role, text in rendered.messages
+        ]
+        return types.GetPromptResult(description=rendered.description, messages=messages)
 
-
-def build_mcp_server(engine: Engine, *, log_level: str = "WARNING") -> CapabilityMCPServer:
-    expose = engine.exposes[0] if engine.exposes else None
-    name = expose.namespace if expose else "hms-recordings"
-    instructions = expose.description if expose and expose.description else engine.capability.description
-    tools: list[SdkTool] = [CapabilityTool.from_compiled(engine, t) for t in engine.tools.values()]
-    server = CapabilityMCPServer(
-        name=name,
-        title=engine.capability.label or None,
-        instructions=instructions or None,
-        version=__version__,
-        tools=tools,
-        log_level=log_level,  # type: ignore[arg-type]
+    bus: SubscriptionBus = subscriptions if subscriptions is not None else InMemorySubscriptionBus()
+    server: Server[Any] = Server(
+        info.name,
+        version=info.version,
+        title=info.title,
+        instructions=info.instructions,
+        # The 2026-07-28 HTTP path checks Mcp-Param-* headers against the schema it finds here, without listing.
+        get_tool_input_schema=schemas.get,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+        on_list_resources=list_resources,
+        on_list_resource_templates=list_templates,
+        on_read_resource=read_resource,
+        on_list_prompts=list_prompts,
+        on_get_prompt=get_prompt,
+        on_subscriptions_listen=ListenHandler(
+            bus, max_subscriptions=max_listen_streams, max_buffered_events=max_buffered_events
+        ),
     )
-    register_resources_and_prompts(server, engine)
+    # As MCPServer does: this server never mints a requestState, so any that arrives is refused (-32602) at the
+    # boundary instead of reaching a handler. Inside the SDK's OpenTelemetry middleware, which stays first.
+    server.middleware.append(RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience=info.name))
     return server
 
 
-def describe_tools(engine: Engine) -> list[dict[str, Any]]:
-    """The tool surface as MCP ``tools/list`` shows it (used by ``tools --json`` and the snapshot)."""
-    out = []
-    for tool in engine.tools.values():
-        annotations = tool_annotations(tool)
-        entry: dict[str, Any] = {"name": tool.name}
-        if tool.tool.label:
-            entry["title"] = tool.tool.label
-        entry["description"] = tool.tool.description
-        entry["inputSchema"] = tool.input_schema
-        entry["outputSchema"] = tool.output_schema
-        if annotations is not None:
-            entry["annotations"] = json.loads(annotations.model_dump_json(by_alias=True, exclude_none=True))
-        out.append(entry)
-    return out
+def mcp_http_app(
+    server: Server[Any],
+    *,
+    stateless: bool,
+    json_response: bool,
+    transport_security: TransportSecuritySettings | None,
+    max_request_body_size: int = DEFAULT_MAX_REQUEST_BODY_SIZE,
+    session_idle_timeout: float = DEFAULT_SESSION_IDLE_TIMEOUT,
+    max_sessions: int = DEFAULT_MAX_SESSIONS,
+    path: str = "/mcp",
+) -> Starlette:
+    """The Streamable HTTP endpoint at ``path`` (both protocol eras on one endpoint), and nothing else.
+
+    ``transport_security=None`` keeps the SDK's local default: Host and Origin must name 127.0.0.1, localhost or
+    [::1] (DNS-rebinding protection); a server listening elsewhere must pass its own settings (or settings with
+    ``enable_dns_rebinding_protection=False`` to check nothing). ``max_request_body_size`` (bytes; 413 above),
+    ``session_idle_timeout`` (seconds before an idle stateful session is closed) and ``max_sessions`` (open stateful
+    sessions) bound what one client can hold; the defaults are the SDK's (4 MiB, 1800 s, 10,000).
+
+    The app's lifespan runs the session manager. Mounted inside another app, whose lifespan Starlette does not run
+    for mounts, enter ``server.session_manager.run()`` in the parent's lifespan instead."""
+    return server.streamable_http_app(
+        streamable_http_path=path,
+        json_response=json_response,
+        stateless_http=stateless,
+        max_request_body_size=max_request_body_size,
+        session_idle_timeout=session_idle_timeout,
+        max_sessions=max_sessions,
+        transport_security=transport_security,
+        host="127.0.0.1",  # only consulted when transport_security is None: the loopback default above
+    )
+
+
+async def run_stdio(server: Server[Any]) -> None:
+    """Serve one client on stdin/stdout until it closes them (either era: the first message decides)."""
+    async with stdio_server() as (read_stream, write_stream):
+        await server.run(read_stream, write_stream, server.create_initialization_options())

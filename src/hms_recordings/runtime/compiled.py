@@ -20,7 +20,7 @@ from hms_recordings.runtime.outputs import OutputMapper, output_schema_for
 from hms_recordings.runtime.request import RequestPlan, WithPlan
 from hms_recordings.runtime.schemas import ArgumentValidator, derive_schema, schema_from_params
 
-__all__ = ["CompiledTool", "EntryKind", "compile_tool", "registered_handlers"]
+__all__ = ["CompiledTool", "EntryKind", "ResourceListing", "compile_tool", "registered_handlers"]
 
 EntryKind = Literal["tool", "rest", "resource"]
 #: A handler (``x-handler``) takes an :class:`~hms_recordings.runtime.invoker.Invocation`; typed loosely here so that
@@ -35,6 +35,18 @@ def registered_handlers() -> dict[str, AnyHandler]:
     for entry in entry_points(group="hms_recordings.handlers"):
         found.update(entry.load())
     return found
+
+
+@dataclass(frozen=True)
+class ResourceListing:
+    """How a dynamic resource is listed: the name, title and description its declaration gives.
+
+    Kept apart from the entry's tool because an ``x-tool`` resource runs that tool (and must say what it says when
+    it fails) while being listed under its own name."""
+
+    name: str
+    title: str | None = None
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,7 @@ class CompiledTool:
     page_cursor: OutputMapper | None = None
     uri: str | None = None  # resources: the URI or URI template
     mime_type: str | None = None  # resources: what a read returns
+    listing: ResourceListing | None = None  # resources: how resources/list names it
 
     @property
     def name(self) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 from hms_recordings.capability.loader import read_resource_tool
 from hms_recordings.capability.model import Capability, ExposedMcp, Prompt, RestOperation, RestResource
 from hms_recordings.errors import CapabilityError, ConfigError
-from hms_recordings.runtime.compiled import CompiledTool, compile_tool
+from hms_recordings.runtime.compiled import CompiledTool, ResourceListing, compile_tool
 from hms_recordings.runtime.request import RequestPlan
 
 __all__ = ["Inventory", "RestEntry", "StaticResource", "compile_inventory"]
@@ -105,9 +105,7 @@ class Inventory:
 
         kept = {name: t for name, t in self.tools.items() if chosen(t, True)}
         rest = tuple(
-            e
-            for e in self.rest
-            if (e.operation.x_tool in kept if e.operation.x_tool else chosen(e.tool, False))
+            e for e in self.rest if (e.operation.x_tool in kept if e.operation.x_tool else chosen(e.tool, False))
         )
         resources = tuple(r for r in self.resources if r.read_only or not read_only)
         return replace(self, tools=kept, rest=rest, resources=resources)
@@ -151,6 +149,9 @@ def compile_inventory(capability: Capability, *, strict: bool = False) -> Invent
                 statics.append(StaticResource(expose.namespace, raw))
                 continue
             mime = str(raw.get("mimeType") or "application/json")
+            listing = ResourceListing(
+                str(raw.get("name") or raw.get("uri")), raw.get("label") or None, raw.get("description") or None
+            )
             if isinstance(raw.get("x-tool"), str):
                 # x-tool: the resource reads through that MCP tool, so it validates, explains errors and shapes
                 # its result exactly as the tool does.
@@ -161,15 +162,17 @@ def compile_inventory(capability: Capability, *, strict: bool = False) -> Invent
                         raise CapabilityError(why)
                     problems.append(why)
                     continue
-                resources.append(replace(target, kind="resource", uri=str(raw["uri"]), mime_type=mime))
+                resources.append(replace(target, kind="resource", uri=str(raw["uri"]), mime_type=mime, listing=listing))
                 continue
 
-            def build_resource(raw: dict[str, Any] = raw, ns: str = expose.namespace) -> CompiledTool:
+            def build_resource(
+                raw: dict[str, Any] = raw, ns: str = expose.namespace, listing: ResourceListing = listing
+            ) -> CompiledTool:
                 tool = read_resource_tool(raw, capability.file)
                 compiled = compile_tool(
                     tool, ns, capability=capability, plans=plans, bound=bound, kind="resource", uri=str(raw["uri"])
                 )
-                return replace(compiled, mime_type=str(raw.get("mimeType") or "application/json"))
+                return replace(compiled, mime_type=str(raw.get("mimeType") or "application/json"), listing=listing)
 
             resource = attempt(f"MCP resource {raw.get('name')}", build_resource)
             if resource is not None:
@@ -198,9 +201,7 @@ def compile_inventory(capability: Capability, *, strict: bool = False) -> Invent
 
                 compiled_op = attempt(where, build_op)
                 if compiled_op is not None:
-                    rest.append(
-                        RestEntry(rest_expose.namespace, resource_decl, rest_op, compiled_op, rest_expose.port)
-                    )
+                    rest.append(RestEntry(rest_expose.namespace, resource_decl, rest_op, compiled_op, rest_expose.port))
     return Inventory(
         capability=capability,
         plans=plans,
