@@ -9,9 +9,9 @@ import httpx2
 import pytest
 from jsonschema import Draft202012Validator
 
-from hms_recordings.faces.rest import plan_routes
+from hms_recordings.faces.rest_routes import plan_routes
 from hms_recordings.taxonomy import KINDS
-from tests.builtin.rig import Rig
+from tests.rig import Rig
 
 pytestmark = pytest.mark.anyio
 
@@ -33,7 +33,7 @@ def operations(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
 async def test_the_document_is_openapi_3_1_with_one_operation_per_served_route(rig: Rig, spec: dict[str, Any]) -> None:
     assert spec["openapi"] == "3.1.0"
     assert spec["info"]["title"] == "100ms Recordings"
-    routes = plan_routes(rig.engine)
+    routes, _problems = plan_routes(rig.service)
     assert {(r.path, r.method.lower()) for r in routes} == {
         (path, method) for path, item in spec["paths"].items() for method in item
     }
@@ -62,14 +62,14 @@ async def test_path_and_query_parameters_and_the_body_come_from_the_tool_schema(
     start = operations(spec)["hms-start-recording"]
     assert [(p["name"], p["in"], p["required"]) for p in start["parameters"]] == [("room_id", "path", True)]
     body = start["requestBody"]["content"]["application/json"]["schema"]
-    tool_schema = rig.engine.tools["hms-start-recording"].input_schema
+    tool_schema = rig.tools["hms-start-recording"].input_schema
     assert set(body["properties"]) == set(tool_schema["properties"]) - {"room_id"}
     assert body["additionalProperties"] is False
     assert start["requestBody"]["required"] is False
     assert start["x-tool"] == "hms-start-recording"
     assert start["x-read-only"] is False
     assert start["responses"]["200"]["content"]["application/json"]["schema"] == (
-        rig.engine.tools["hms-start-recording"].output_schema
+        rig.tools["hms-start-recording"].output_schema
     )
 
 

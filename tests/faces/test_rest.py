@@ -8,14 +8,15 @@ from typing import Any
 
 import httpx2
 import pytest
+from starlette.types import Receive, Scope, Send
 
-from hms_recordings.capability.loader import load_file
-from hms_recordings.config import ServeConfig
-from hms_recordings.faces.mcp import outcome_to_result
-from hms_recordings.faces.rest import plan_routes
+from hms_recordings.faces.mcp import describe_tools, outcome_to_result
+from hms_recordings.faces.rest import build_rest_app
+from hms_recordings.faces.rest_routes import plan_routes
 from hms_recordings.runtime.upstream import RetryPolicy
-from tests.builtin.rig import MEETING, ROOM, Rig, make_rig
-from tests.faces.conftest import rest_face
+from hms_recordings.server.settings import ServeSettings
+from tests.faces.conftest import face_client, rest_face
+from tests.rig import MEETING, ROOM, Rig, make_rig
 
 pytestmark = pytest.mark.anyio
 
@@ -40,8 +41,9 @@ def problem(response: httpx2.Response, status: int, kind: str) -> dict[str, Any]
 
 
 async def test_the_built_in_capability_serves_every_tool_on_a_resource_style_route(rig: Rig) -> None:
-    routes = plan_routes(rig.engine)
-    assert {r.tool.name for r in routes} == set(rig.engine.tools)
+    routes, problems = plan_routes(rig.service)
+    assert problems == []
+    assert {r.tool.name for r in routes} == set(rig.tools)
     table = {(r.method, r.path): r.tool.name for r in routes}
     assert table[("GET", "/recordings")] == "hms-list-recordings"
     assert table[("POST", "/rooms/{room_id}/recording/start")] == "hms-start-recording"
@@ -76,7 +78,7 @@ async def test_a_recording_can_be_started_paused_resumed_stopped_and_downloaded_
 async def test_a_rest_route_gives_the_same_result_as_the_mcp_tool(rig: Rig, rest: httpx2.AsyncClient) -> None:
     await rest.post(f"/rooms/{ROOM}/recording/start", json={"meeting_url": MEETING})
     over_rest = await rest.get("/recordings", params={"room_id": ROOM, "limit": "10"})
-    direct = await rig.engine.call("hms-list-recordings", {"room_id": ROOM, "limit": 10})
+    direct = await rig.call("hms-list-recordings", {"room_id": ROOM, "limit": 10})
     assert over_rest.json() == direct.data
     assert over_rest.headers["content-type"] == "application/json"
 
@@ -91,7 +93,7 @@ async def test_query_strings_are_read_as_the_schema_types(rest: httpx2.AsyncClie
 async def test_a_rest_error_has_the_kind_and_text_of_the_mcp_tool_error(rig: Rig, rest: httpx2.AsyncClient) -> None:
     missing = "6a10aa2d3e4f5a6b7c8d9e0f"
     body = problem(await rest.get(f"/recordings/{missing}"), 404, "not_found")
-    mcp = outcome_to_result(await rig.engine.call("hms-get-recording", {"recording_id": missing}))
+    mcp = outcome_to_result(await rig.call("hms-get-recording", {"recording_id": missing}))
     text = mcp.content[0].text  # type: ignore[union-attr]
     assert text == f"not_found: {body['detail'].rsplit(' (request ', 1)[0]}"
 
@@ -117,7 +119,12 @@ async def test_a_second_start_is_a_409_problem_naming_the_active_recording(rest:
         (b'{"room_id": "6a0f1c2d3e4f5a6b7c8d9e01"}', JSON_BODY, 400, "`room_id` is part of the path"),
         (b'{"meeting_url": 5}', JSON_BODY, 400, "`meeting_url` must be of type string"),
         (b"meeting_url=https://x.test", {"content-type": "application/x-www-form-urlencoded"}, 415, "application/json"),
-        (b"\xff\xfe", JSON_BODY, 400, "not valid JSON"),
+        (b"\xff\xfe", JSON_BODY, 400, "not valid JSON (not UTF-8)"),
+        (b'{"meeting_url": NaN}', JSON_BODY, 400, "not valid JSON (NaN is not a JSON number)"),
+        (b'{"meeting_url": "https://x.test/m", "resolution": -Infinity}', JSON_BODY, 400, "-Infinity is not a JSON"),
+        (b'{"meeting_url": "\\ud800"}', JSON_BODY, 400, "not valid Unicode (a lone surrogate)"),
+        (b'{"\\udfff": 1}', JSON_BODY, 400, "not valid Unicode (a lone surrogate)"),
+        (b'{"meeting_url": "\xed\xa0\x80"}', JSON_BODY, 400, "not valid JSON (not UTF-8)"),
     ],
 )
 async def test_bad_bodies_are_a_4xx_problem_and_nothing_is_sent_upstream(
@@ -235,7 +242,7 @@ async def test_a_tool_selection_serves_only_the_selected_routes() -> None:
 
 async def test_the_inbound_bearer_token_guards_rest_with_a_problem_document(rig: Rig) -> None:
     secret = "inbound-secret-token-123"
-    async with rest_face(rig, ServeConfig(auth_token=secret)) as rest:
+    async with rest_face(rig, ServeSettings(auth_token=secret)) as rest:
         refused = await rest.get("/recordings", headers={"Authorization": "Bearer wrong"})
         problem(refused, 401, "unauthorized")
         assert refused.headers["www-authenticate"].startswith("Bearer")
@@ -270,7 +277,7 @@ async def test_a_safe_incoming_request_id_is_kept_and_an_unsafe_one_replaced(res
 
 async def test_plain_alpha2_rest_operations_run_through_call_with_and_input_parameters() -> None:
     async with make_rig(FILES / "plain_rest.yaml") as rig, rest_face(rig) as rest:
-        await rig.engine.call("hms-start-recording", {"room_id": ROOM, "meeting_url": MEETING})
+        await rig.call_ok("hms-start-recording", {"room_id": ROOM, "meeting_url": MEETING})
         listed = await rest.get(f"/rooms/{ROOM}/recordings", params={"page_size": "10"})
         assert listed.status_code == 200, listed.text
         assert [r["room_id"] for r in listed.json()["items"]] == [ROOM]
@@ -289,12 +296,100 @@ async def test_plain_alpha2_rest_operations_run_through_call_with_and_input_para
         assert parameters[0]["schema"]["pattern"] == "^[0-9a-f]{24}$"
 
 
-async def test_an_x_tool_naming_no_mcp_tool_fails_loudly() -> None:
-    from hms_recordings.errors import CapabilityError
-    from hms_recordings.runtime.engine import Engine, RuntimeSettings
+async def test_an_x_tool_naming_no_mcp_tool_is_reported_and_the_rest_of_the_file_is_served() -> None:
+    async with make_rig(FILES / "bad_x_tool.yaml") as rig, rest_face(rig) as rest:
+        assert rig.service.inventory.problems == (
+            "REST operation GET /recordings: x-tool 'hms-no-such-tool' names no MCP tool (known: hms-list)",
+        )
+        assert list(rig.tools) == ["hms-list"]
+        assert (await rest.get("/openapi.json")).json()["paths"] == {}
+        problem(await rest.get("/recordings"), 404, "no_route")
 
-    capability = load_file(FILES / "bad_x_tool.yaml")
-    engine = Engine(capability, RuntimeSettings(env={"HMS_MANAGEMENT_TOKEN": "unset-token"}))
-    with pytest.raises(CapabilityError, match="x-tool 'hms-no-such-tool' names no MCP tool"):
-        plan_routes(engine)
-    await engine.aclose()
+
+# ------------------------------------------------------------------------------------------ text from the request
+
+
+async def test_a_24_digit_id_in_the_path_reaches_the_upstream_as_text(rig: Rig, rest: httpx2.AsyncClient) -> None:
+    # The REST twin of the CLI bug: an all-digit id is a string where the schema says string, never a number.
+    problem(await rest.get("/recordings/123456789012345678901234"), 404, "not_found")
+    assert await rig.upstream_requests() == [
+        {"method": "GET", "path": "/v2/recordings/123456789012345678901234", "query": {}, "status": 404}
+    ]
+
+
+async def test_a_query_value_for_a_string_argument_is_never_read_as_a_number(
+    rig: Rig, rest: httpx2.AsyncClient
+) -> None:
+    assert (await rest.get("/recordings", params={"room_id": "123456789012345678901234"})).status_code == 200
+    [sent] = await rig.upstream_requests()
+    assert sent["query"] == {"room_id": "123456789012345678901234"}
+
+
+async def test_a_refusal_of_the_face_is_left_in_the_request_state_for_the_hosting_layer(rig: Rig) -> None:
+    states: list[dict[str, Any]] = []
+    app = build_rest_app(rig.service)
+
+    async def spy(scope: Scope, receive: Receive, send: Send) -> None:
+        await app(scope, receive, send)
+        states.append(dict(scope.get("state") or {}))
+
+    async with face_client(spy) as client:
+        await client.post(f"/rooms/{ROOM}/recording/start", content=b"[1]", headers=JSON_BODY)
+        await client.get("/recordings", params={"limit": "ten"})
+    assert states == [
+        {"route": "/rooms/{room_id}/recording/start", "rejection": "invalid_arguments"},
+        {"route": "/recordings"},  # refused by the invoker, which tells the call observers itself
+    ]
+
+
+# ------------------------------------------------------------------------------------------------ route planning
+
+
+async def test_a_path_parameter_spelled_differently_from_its_argument_is_served_under_the_argument_name() -> None:
+    async with make_rig(FILES / "respelled_path.yaml") as rig, rest_face(rig) as rest:
+        routes, problems = plan_routes(rig.service)
+        assert [(r.method, r.path, r.operation_id) for r in routes] == [
+            ("GET", "/recordings/{recording_id}", "get-recording"),
+            ("GET", "/dashed/{recording-id}", "get-dashed"),
+        ]
+        assert problems == [
+            "REST operation GET /recordings/{{recording_id}} (get-again) has the method and path of get-recording, "
+            "declared first and served; this one is not served",
+            "REST operation GET /rooms/{{room}}/recordings: path parameter room is not an argument of get-unknown "
+            "(its arguments: recording_id); the operation is not served over REST",
+        ]
+        missing = "6a10aa2d3e4f5a6b7c8d9e0f"
+        problem(await rest.get(f"/recordings/{missing}"), 404, "not_found")
+        problem(await rest.get(f"/dashed/{missing}"), 404, "not_found")
+        assert [r["path"] for r in await rig.upstream_requests()] == [f"/v2/recordings/{missing}"] * 2
+        paths = (await rest.get("/openapi.json")).json()["paths"]
+        assert {path: [p["name"] for p in item["get"]["parameters"]] for path, item in paths.items()} == {
+            "/recordings/{recording_id}": ["recording_id"],
+            "/dashed/{recording-id}": ["recording-id"],
+        }
+
+
+async def test_a_published_file_whose_rest_path_names_no_argument_still_serves_its_mcp_tools() -> None:
+    # api-evangelist/cloudflare: the REST path says {zone-id}, and no tool has a zone argument at all.
+    async with (
+        make_rig(FILES / "cloudflare-dns-dnssec.yaml", env={"CLOUDFLARE_API_KEY": "test-key"}) as rig,
+        rest_face(rig) as rest,
+    ):
+        routes, problems = plan_routes(rig.service)
+        assert routes == []
+        assert problems == [
+            f"REST operation {method} /v1/zones/{{zone-id}}/dnssec: path parameter zone-id is not an argument of "
+            f"{name} (its arguments: {arguments}); the operation is not served over REST"
+            for method, name, arguments in [
+                ("GET", "getdnssecsettings", "none"),
+                ("PATCH", "updatednssecsettings", "body"),
+                ("DELETE", "deletednssecsettings", "none"),
+            ]
+        ]
+        assert [t["name"] for t in describe_tools(rig.service.tools())] == [
+            "cloudflare-get-dnssec-settings",
+            "cloudflare-update-dnssec-settings",
+            "cloudflare-delete-dnssec-settings",
+        ]
+        assert (await rest.get("/openapi.json")).json()["paths"] == {}
+        problem(await rest.get("/v1/zones/abc/dnssec"), 404, "no_route")

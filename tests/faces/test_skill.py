@@ -19,10 +19,11 @@ from ruamel.yaml import YAML
 from hms_recordings.capability.loader import load_file
 from hms_recordings.cli import main
 from hms_recordings.faces.skill import export_skill
+from hms_recordings.hms.skill_text import setup_text
 from hms_recordings.taxonomy import HTTP_ONLY, KINDS
-from tests.builtin.rig import make_rig
 from tests.clients.harness import console_script, free_port, server_env
 from tests.faces.conftest import rest_face
+from tests.rig import make_rig
 
 FILES = Path(__file__).parent / "files"
 HELPER = "Find 100ms recordings and explain their status. Use it when someone asks about past recordings."
@@ -44,7 +45,8 @@ def bash_blocks(text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return export_skill(load_file(), tmp_path_factory.mktemp("skill"))
+    capability = load_file()
+    return export_skill(capability, tmp_path_factory.mktemp("skill"), setup_text=setup_text(capability))
 
 
 # --------------------------------------------------------------------------------------------------------- the file
@@ -91,6 +93,18 @@ def test_a_capability_of_ones_own_is_bundled_and_named_in_the_examples(tmp_path:
     assert (folder / "capability.yaml").read_bytes() == (FILES / "plain_rest.yaml").read_bytes()
     [example] = [b for b in bash_blocks((folder / "SKILL.md").read_text()) if "hms-recordings call" in b]
     assert '--capability "$CAPABILITY"' in example
+
+
+def test_export_needs_no_credential_and_knows_no_emulator_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HMS_MANAGEMENT_TOKEN", "HMS_ACCESS_KEY", "HMS_APP_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    text = (export_skill(load_file(), tmp_path) / "SKILL.md").read_text()
+    setup = bash_blocks(text)[0]
+    assert setup == '# against the real API, with the variables above exported:\nUPSTREAM=""\n'
+    assert "emulator" not in text
+    assert "HMS_MANAGEMENT_TOKEN" in text  # named by the capability's binds, not by the skill face
 
 
 # ---------------------------------------------------------------------------------------- running every example

@@ -1,23 +1,22 @@
-"""The OpenAPI 3.1 document of the REST face, generated from the engine's compiled schemas (never written by hand).
+"""The OpenAPI 3.1 document of the REST face, generated from the compiled entries' schemas (never written by hand).
 
 Each route's tool input schema is split by where the REST face reads each argument: path and query (and declared
 header/cookie) arguments become ``parameters``, body arguments one ``requestBody`` object schema that keeps the
 tool's ``required`` list and ``additionalProperties: false``. The tool's output schema is the ``200`` response; every
 error is the ``Problem`` schema (RFC 9457) with the taxonomy's ``kind``. OpenAPI 3.1 uses JSON Schema 2020-12, the
-dialect of the tool schemas, so they are embedded as they are.
+dialect of the tool schemas, so they are embedded as they are. Only the routes the REST face serves are documented.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 from hms_recordings import __version__
-from hms_recordings.runtime.engine import Engine
+from hms_recordings.faces.rest_routes import RestRoute
+from hms_recordings.runtime.service import Service
 from hms_recordings.taxonomy import KINDS, PROBLEM_BASE
-
-if TYPE_CHECKING:
-    from hms_recordings.faces.rest import RestRoute
 
 __all__ = ["PROBLEM_SCHEMA", "build_openapi"]
 
@@ -76,7 +75,7 @@ def _operation(route: RestRoute) -> dict[str, Any]:
         "operationId": route.operation_id,
         "summary": summary,
         "description": tool.tool.description or route.resource.description,
-        "tags": [route.resource.name or route.expose.namespace],
+        "tags": [route.resource.name or route.namespace],
     }
     if route.operation.x_tool:
         op["x-tool"] = route.operation.x_tool
@@ -114,16 +113,18 @@ def _operation(route: RestRoute) -> dict[str, Any]:
     return op
 
 
-def build_openapi(engine: Engine, routes: list[RestRoute], *, bearer: bool = False) -> dict[str, Any]:
-    """``bearer``: the server requires ``Authorization: Bearer <HMS_RECORDINGS_AUTH_TOKEN>`` on every route."""
-    capability = engine.capability
+def build_openapi(service: Service, routes: Sequence[RestRoute], *, bearer: bool = False) -> dict[str, Any]:
+    """The document of ``routes`` (as :func:`~hms_recordings.faces.rest_routes.plan_routes` planned them).
+
+    ``bearer``: the server requires ``Authorization: Bearer <token>`` on every route."""
+    info = service.info
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
     tags = []
     seen: set[str] = set()
     for route in routes:
-        name = route.resource.name or route.expose.namespace
+        name = route.resource.name or route.namespace
         if name not in seen:
             seen.add(name)
             tags.append(
@@ -131,21 +132,25 @@ def build_openapi(engine: Engine, routes: list[RestRoute], *, bearer: bool = Fal
                 if route.resource.description
                 else {"name": name}
             )
-    description = capability.description or ""
+    description = info.description or ""
     description += (
         "\n\nErrors are `application/problem+json` documents (RFC 9457) whose `kind` is the error taxonomy shared"
         " with the MCP tools and the CLI; `detail` is the same text and ends with the request id."
     )
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
-        "info": {"title": capability.label or "hms-recordings", "version": __version__, "description": description},
+        "info": {"title": info.title or "hms-recordings", "version": __version__, "description": description},
         "tags": tags,
         "paths": paths,
         "components": {"schemas": {"Problem": PROBLEM_SCHEMA}},
     }
     if bearer:
         doc["components"]["securitySchemes"] = {
-            "bearer": {"type": "http", "scheme": "bearer", "description": "HMS_RECORDINGS_AUTH_TOKEN"}
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "The inbound token this server was started with.",
+            }
         }
         doc["security"] = [{"bearer": []}]
         for item in paths.values():

@@ -1,26 +1,31 @@
-"""The REST face: the capability's ``rest`` expose served as declared, through the engine's one invocation path.
+"""The REST face: the capability's ``rest`` exposes served as declared, every call through the service's one path.
 
-Each operation of each exposed resource becomes a route. An operation with ``x-tool: <MCP tool>`` runs that tool with
-:meth:`Engine.call` (same schema, same result, same error as on MCP); a plain alpha2 operation (``call``, ``with``,
-``inputParameters``) is compiled like a tool and run with :meth:`Engine.call_compiled`.
+Routes come from :func:`~hms_recordings.faces.rest_routes.plan_routes` over ``service.rest_entries()``; an entry it
+cannot route is left out (and reported there), the rest is served. An ``x-tool`` operation runs that MCP tool, a plain
+alpha2 operation (``call``, ``with``, ``inputParameters``) its own compiled entry: both through
+:meth:`Service.call_entry`, so the schema, the result and the error are the ones every other face gives.
 
-Arguments come from the path, the query string (strings coerced to the schema's integer, number and boolean types;
-a repeated key for an array), declared header/cookie parameters, and the fields of a JSON object body (POST, PUT,
-PATCH). Rejected before the engine, with a 4xx problem and nothing sent upstream: a body that is not JSON or not an
-object, a field given twice (path and body, query and body, or a repeated query key), a body over 1 MiB (413).
-Unknown fields reach the engine, which refuses them with the very text the MCP face gives.
+Arguments come from the path, the query string (a repeated key only for an array argument), declared header and
+cookie parameters, and the fields of a JSON object body (POST, PUT, PATCH). Path, query, header and cookie values are
+*text*: their names go to the invoker in ``CallContext.text_fields`` and the schema reads them (``"10"`` is an integer
+where the schema says so, a 24-digit id stays a string). Body values are JSON and are never coerced.
+
+Refused here, with a 4xx problem and nothing sent upstream: a body over :data:`MAX_BODY_BYTES` (413), a body that is
+not ``application/json`` (415), not UTF-8 JSON, not an object, or that holds ``NaN``/``Infinity`` or a lone surrogate
+(400), and a field given twice (path and query, path and body, query and body, or a repeated query key). Unknown
+fields reach the invoker, which refuses them with the very text the MCP face gives.
 
 Success is ``200`` with the result as JSON (notes, when any, as a ``notes`` list if the result is an object without
 one). Every failure is an RFC 9457 ``application/problem+json`` document: see :func:`problem_from_error` and
-``docs/rest.md``. Routes whose tool is not served (``--read-only``, ``--tools``) are not mounted and not documented.
+``docs/rest.md``. A refusal of the face's own is written to the request's ASGI state as ``rejection`` (its kind), and
+the served route template as ``route``, for the hosting layer's metrics and access log.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -29,147 +34,53 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from hms_recordings.capability.model import ExposedRest, RestOperation, RestResource
-from hms_recordings.errors import CapabilityError
 from hms_recordings.faces.docs_page import docs_html
 from hms_recordings.faces.openapi import build_openapi
-from hms_recordings.faces.ops import metrics_for, problem_response
-from hms_recordings.runtime.engine import CompiledTool, Engine
+from hms_recordings.faces.problems import problem_response
+from hms_recordings.faces.rest_routes import BODY_METHODS, RestRoute, plan_routes
+from hms_recordings.runtime.invoker import CallContext
 from hms_recordings.runtime.outcome import ErrorInfo, Outcome
+from hms_recordings.runtime.service import Service
 
-__all__ = ["MAX_BODY_BYTES", "RestRoute", "build_rest_app", "plan_routes", "problem_from_error"]
+__all__ = ["MAX_BODY_BYTES", "build_rest_app", "problem_from_error", "read_arguments"]
 
-MAX_BODY_BYTES = 1_048_576
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}|\{([A-Za-z0-9_.-]+)\}")
-
-
-@dataclass(frozen=True)
-class RestRoute:
-    """One mounted route: where it is, which compiled tool answers it, and where each argument is read from."""
-
-    path: str  # OpenAPI/Starlette template, e.g. /recordings/{recording_id}
-    method: str
-    operation_id: str
-    expose: ExposedRest
-    resource: RestResource
-    operation: RestOperation
-    tool: CompiledTool
-    locations: dict[str, str] = field(default_factory=dict)  # argument -> path | query | header | cookie | body
-
-    @property
-    def by_tool_name(self) -> bool:
-        """``x-tool`` routes run the served MCP tool by name, so their calls count as that tool's."""
-        return self.operation.x_tool is not None
-
-    def args_in(self, location: str) -> list[str]:
-        return [name for name, where in self.locations.items() if where == location]
+MAX_BODY_BYTES = 1_048_576  # 1 MiB: larger bodies are refused with 413 while they are read
 
 
 class _Rejected(Exception):
-    """A request refused by the REST face itself, before any tool runs."""
+    """A request refused by the REST face itself, before any entry runs."""
 
     def __init__(self, status: int, message: str, fields: tuple[str, ...] = (), kind: str = "invalid_arguments"):
         super().__init__(message)
         self.status, self.message, self.fields, self.kind = status, message, fields, kind
 
 
-# ---------------------------------------------------------------------------------------------------------- planning
-
-
-def _template(path: str) -> tuple[str, list[str]]:
-    """``/a/{{x}}/{y}`` -> (``/a/{x}/{y}``, [x, y]): both placeholder spellings, as for consumed paths (rule 3)."""
-    names: list[str] = []
-
-    def repl(match: re.Match[str]) -> str:
-        names.append(match.group(1) or match.group(2))
-        return "{" + names[-1] + "}"
-
-    return "/" + _PLACEHOLDER.sub(repl, path).lstrip("/"), names
-
-
-def _served(engine: Engine, expose: ExposedRest, op: RestOperation) -> CompiledTool | None:
-    """The compiled tool behind an operation, or None when the engine's tool selection leaves it out."""
-    if op.x_tool is not None:
-        if op.x_tool not in engine.all_tools:
-            raise CapabilityError(
-                f"REST operation {op.method} {op.name or op.tool.name}: x-tool {op.x_tool!r} names no MCP tool "
-                f"(known: {', '.join(engine.all_tools)})"
-            )
-        return engine.tools.get(op.x_tool)
-    if engine.settings.tools is not None:
-        return None  # --tools names MCP tools: a plain REST operation is not among them
-    compiled = engine.compile_tool(op.tool, expose.namespace)
-    if engine.settings.read_only and not compiled.read_only:
-        return None
-    return compiled
-
-
-def plan_routes(engine: Engine) -> list[RestRoute]:
-    """Every route of every ``rest`` expose that the engine serves; fails loudly on declarations that cannot work."""
-    routes: list[RestRoute] = []
-    seen: set[tuple[str, str]] = set()
-    for expose in engine.capability.rest:
-        for resource in expose.resources:
-            path, path_params = _template(resource.path)
-            for op in resource.operations:
-                where = f"REST operation {op.method} {path}"
-                if (op.method, path) in seen:
-                    raise CapabilityError(f"{where} is declared twice")
-                seen.add((op.method, path))
-                tool = _served(engine, expose, op)
-                if tool is None:
-                    continue
-                properties = tool.input_schema.get("properties") or {}
-                missing = [p for p in path_params if p not in properties]
-                if missing:
-                    raise CapabilityError(
-                        f"{where}: path parameter {', '.join(missing)} is not an argument of {tool.name} "
-                        f"(its arguments: {', '.join(properties) or 'none'})"
-                    )
-                declared = {p.name: p.location for p in op.params if p.value is None}
-                rest_of = "body" if op.method in BODY_METHODS else "query"
-                locations = {
-                    name: "path" if name in path_params else declared.get(name, rest_of) for name in properties
-                }
-                routes.append(
-                    RestRoute(path, op.method, op.x_tool or op.name or tool.name, expose, resource, op, tool, locations)
-                )
-    return routes
-
-
 # --------------------------------------------------------------------------------------------------------- arguments
 
 
-def _coerce(text: str, prop: dict[str, Any]) -> Any:
-    """A query, path or header string as the schema's type; left as text when it does not read as one, so that the
-    engine's validator reports the type error in its usual words."""
-    kind = prop.get("type")
+def _no_constant(name: str) -> Any:
+    raise _Rejected(400, f"the request body is not valid JSON ({name} is not a JSON number)")
+
+
+def _valid_text(body: Any) -> bool:
+    """Whether every string (and key) in the parsed body is valid Unicode; the C encoder does the walk."""
     try:
-        if kind == "integer" and re.fullmatch(r"[+-]?\d{1,18}", text.strip()):
-            return int(text)
-        if kind == "number":
-            number = float(text)
-            if math.isfinite(number):
-                return int(number) if re.fullmatch(r"[+-]?\d{1,18}", text.strip()) else number
-        if kind == "boolean" and text.lower() in ("true", "false", "1", "0"):
-            return text.lower() in ("true", "1")
-        if kind == "object":
-            return json.loads(text)
-    except ValueError:
-        pass
-    return text
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def _read_body(request: Request) -> dict[str, Any]:
+    too_large = _Rejected(413, f"the request body is larger than {MAX_BODY_BYTES} bytes", kind="too_large")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _Rejected(413, f"the request body is larger than {MAX_BODY_BYTES} bytes", kind="too_large")
+        raise too_large
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise _Rejected(413, f"the request body is larger than {MAX_BODY_BYTES} bytes", kind="too_large")
+            raise too_large
         chunks.append(chunk)
     raw = b"".join(chunks)
     if not raw.strip():
@@ -178,58 +89,64 @@ async def _read_body(request: Request) -> dict[str, Any]:
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise _Rejected(415, "send the request body as JSON, with Content-Type: application/json")
     try:
-        body = json.loads(raw)
-    except ValueError as exc:  # the decoder's message gives the position, never the content
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-        raise _Rejected(400, f"the request body is not valid JSON ({reason})") from None
+        # JSON on the wire is UTF-8 (RFC 8259); the strict decode also refuses encoded surrogates.
+        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise _Rejected(400, "the request body is not valid JSON (not UTF-8)") from None
+    except json.JSONDecodeError as exc:  # the decoder's message gives the position, never the content
+        raise _Rejected(400, f"the request body is not valid JSON ({exc.msg})") from None
     except RecursionError:  # nesting deeper than the decoder's stack
         raise _Rejected(400, "the request body is nested too deeply") from None
     if not isinstance(body, dict):
         raise _Rejected(400, f"the request body must be a JSON object, not {type(body).__name__}")
+    if not _valid_text(body):  # "\ud800" escapes decode to lone surrogates, which no upstream can be sent
+        raise _Rejected(400, "the request body holds text that is not valid Unicode (a lone surrogate)")
     return body
 
 
-async def read_arguments(request: Request, route: RestRoute) -> dict[str, Any]:
-    """The tool's arguments from one request (see the module docstring for the rules)."""
+async def read_arguments(request: Request, route: RestRoute) -> tuple[dict[str, Any], frozenset[str]]:
+    """The entry's arguments from one request, and the names of those that arrived as text (see the module
+    docstring for the rules)."""
     properties: dict[str, Any] = route.tool.input_schema.get("properties") or {}
     args: dict[str, Any] = {}
-    for name, value in request.path_params.items():
-        args[name] = _coerce(str(value), properties.get(name) or {})
+    for param, value in request.path_params.items():
+        args[route.path_args.get(param, param)] = str(value)
+    in_path = set(args)
     for name in dict.fromkeys(request.query_params.keys()):
-        if name in args:
+        if name in in_path:
             raise _Rejected(400, f"`{name}` is part of the path; do not repeat it in the query string", (name,))
         values = request.query_params.getlist(name)
-        prop = properties.get(name) or {}
-        if prop.get("type") == "array":
-            args[name] = [_coerce(v, prop.get("items") or {}) for v in values]
+        if (properties.get(name) or {}).get("type") == "array":
+            args[name] = values
         elif len(values) > 1:
             raise _Rejected(400, f"`{name}` is given {len(values)} times in the query string; give it once", (name,))
         else:
-            args[name] = _coerce(values[0], prop)
+            args[name] = values[0]
     for name in route.args_in("header"):
         if name in request.headers:
-            args[name] = _coerce(request.headers[name], properties.get(name) or {})
+            args[name] = request.headers[name]
     for name in route.args_in("cookie"):
         if name in request.cookies:
-            args[name] = _coerce(request.cookies[name], properties.get(name) or {})
+            args[name] = request.cookies[name]
+    text_fields = frozenset(args)
     if route.method in BODY_METHODS:
-        body = await _read_body(request)
-        for name, value in body.items():
-            if name in request.path_params:
+        for name, value in (await _read_body(request)).items():
+            if name in in_path:
                 raise _Rejected(400, f"`{name}` is part of the path; do not repeat it in the body", (name,))
             if name in args:
                 raise _Rejected(
                     400, f"`{name}` is given both in the query string and in the body; give it once", (name,)
                 )
             args[name] = value
-    return args
+    return args, text_fields
 
 
 # ---------------------------------------------------------------------------------------------------------- answers
 
 
 def problem_from_error(error: ErrorInfo) -> Response:
-    """The problem document for a tool error: the MCP text as ``detail``, the taxonomy's kind, the mapped status.
+    """The problem document for an entry's error: the shared text as ``detail``, the taxonomy's kind, the mapped
+    status.
 
     Upstream 4xx keep their meaning (404 stays 404, 409 stays 409, 429 with ``Retry-After``), a failed upstream is
     502, an upstream timeout 504; a refused upstream credential is 502 too, since it is this server's to fix."""
@@ -253,20 +170,15 @@ def _success(outcome: Outcome) -> Response:
     return JSONResponse(data)
 
 
-def _endpoint(engine: Engine, route: RestRoute) -> Any:
-    metrics = metrics_for(engine)
-
+def _endpoint(service: Service, route: RestRoute) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         request.state.route = route.path
         try:
-            args = await read_arguments(request, route)
+            args, text_fields = await read_arguments(request, route)
         except _Rejected as exc:
-            metrics.reject(exc.kind)
+            request.state.rejection = exc.kind
             return problem_response(exc.kind, exc.status, exc.message, fields=exc.fields)
-        if route.by_tool_name:
-            outcome = await engine.call(route.tool.name, args)
-        else:
-            outcome = await engine.call_compiled(route.tool, args)
+        outcome = await service.call_entry(route.tool, args, CallContext(face="rest", text_fields=text_fields))
         return problem_from_error(outcome.error) if outcome.error is not None else _success(outcome)
 
     return endpoint
@@ -290,12 +202,13 @@ async def _http_problem(request: Request, exc: Exception) -> Response:
     return problem_response(kind, exc.status_code, str(exc.detail))
 
 
-def build_rest_app(engine: Engine, *, extra_routes: list[BaseRoute] | None = None, bearer: bool = False) -> Starlette:
-    """The REST face as a bare Starlette app: the declared routes, ``/openapi.json``, ``/docs`` and ``extra_routes``
-    (operations, skill catalog). ``hms_recordings.serve`` adds request ids, Host/Origin checks and inbound auth
-    (``bearer`` says that it does, for the OpenAPI document)."""
-    routes = plan_routes(engine)
-    openapi = build_openapi(engine, routes, bearer=bearer)
+def build_rest_app(service: Service, *, extra_routes: list[BaseRoute] | None = None, bearer: bool = False) -> Starlette:
+    """The REST face as a bare Starlette app: the declared routes, ``/openapi.json``, ``/docs``, ``/`` (to the docs)
+    and ``extra_routes`` (health, metrics, the skill catalog). The hosting layer adds request ids, Host/Origin checks
+    and inbound auth (``bearer`` says that it does, for the OpenAPI document). Entries that cannot be routed are left
+    out; :func:`~hms_recordings.faces.rest_routes.plan_routes` says which and why."""
+    routes, _problems = plan_routes(service)  # reported by the server, which plans once more to log them
+    openapi = build_openapi(service, routes, bearer=bearer)
     title = openapi["info"]["title"]
 
     async def openapi_json(request: Request) -> Response:
@@ -312,6 +225,6 @@ def build_rest_app(engine: Engine, *, extra_routes: list[BaseRoute] | None = Non
         Route("/docs", docs, methods=["GET"]),
         Route("/", home, methods=["GET"]),
     ]
-    mounted += [Route(r.path, _endpoint(engine, r), methods=[r.method], name=r.operation_id) for r in routes]
+    mounted += [Route(r.route_path, _endpoint(service, r), methods=[r.method], name=r.operation_id) for r in routes]
     mounted += extra_routes or []
     return Starlette(routes=mounted, exception_handlers={HTTPException: _http_problem})

@@ -1,11 +1,15 @@
 """The Agent Skill face: a ``SKILL.md`` folder that teaches an agent to use the capability with ``hms-recordings call``.
 
 ``hms-recordings skill export DIR`` writes ``DIR/<name>/SKILL.md``: front matter (``name``, ``description``), the
-capability's own workflow text, how to set up credentials (and, for APIs the embedded emulator stands in for, how to
-try everything locally), one section per tool generated from the compiled schemas (arguments table and a command that
+capability's own workflow text, how to set up credentials (and, when the caller gives it ``setup_text``, how to try
+everything locally), one section per tool generated from the compiled schemas (arguments table and a command that
 runs as written once its shell variables are set), and a troubleshooting section generated from
 :mod:`hms_recordings.taxonomy`. A capability that declares ``type: skill`` exposes gets those skills instead (their
 front matter fields, their ``tools`` as sections, and the files of their ``location`` folder).
+
+Everything comes from the compiled inventory alone (``compile_inventory(capability).select()``): no upstream client,
+no credential and no environment value is needed, or faked, to write a skill. Nothing here knows a particular API;
+what is specific to one (a local stand-in, a token command) comes in as ``setup_text`` from whoever knows it.
 
 Declared skills are also served over HTTP (see :func:`skill_routes`): ``GET /skills`` (the catalog),
 ``GET /skills/{name}`` (one skill and its file list), ``GET /skills/{name}.zip`` and
@@ -19,6 +23,7 @@ import json
 import mimetypes
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,9 +33,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hms_recordings.capability.loader import BUILTIN_CAPABILITY
 from hms_recordings.capability.model import Capability, ExposedSkill
-from hms_recordings.faces.ops import problem_response
-from hms_recordings.runtime.engine import CompiledTool, Engine, RuntimeSettings
+from hms_recordings.faces.problems import problem_response
+from hms_recordings.runtime.compiled import CompiledTool
+from hms_recordings.runtime.inventory import compile_inventory
 from hms_recordings.taxonomy import HTTP_ONLY, KINDS
 
 __all__ = ["SkillBundle", "build_skills", "export_skill", "skill_routes"]
@@ -192,9 +199,11 @@ def troubleshooting_section() -> str:
     return "\n".join([*lines, ""])
 
 
-def _setup_section(capability: Capability, tools: list[CompiledTool]) -> str:
-    from hms_recordings.targets import emulated_upstreams
+def _setup_section(capability: Capability, tools: list[CompiledTool], setup_text: str | None) -> str:
+    """Credentials, the ``UPSTREAM`` variable every command ends with, and the shell variables the commands read.
 
+    ``setup_text``: shell lines appended to the setup block, after the line for the real API; they may set
+    ``UPSTREAM`` to other ``--upstream`` flags (a local stand-in of the API, say) and export credentials for it."""
     keys = sorted({key for bind in capability.binds for key in bind.keys.values()})
     lines = ["## Setup", ""]
     if keys:
@@ -204,15 +213,8 @@ def _setup_section(capability: Capability, tools: list[CompiledTool]) -> str:
             "",
         ]
     lines += ["```bash", "# against the real API, with the variables above exported:", 'UPSTREAM=""']
-    emulated = emulated_upstreams(capability, "http://127.0.0.1:8765")
-    if emulated:
-        flags = " ".join(f"--upstream {ns}={url}" for ns, url in emulated.items())
-        lines += [
-            "# or against the local emulator of the API (same endpoints, no account needed):",
-            "hms-recordings emulator --port 8765 &",
-            'export HMS_MANAGEMENT_TOKEN="$(hms-recordings token)"',
-            f'UPSTREAM="{flags}"',
-        ]
+    if setup_text and setup_text.strip():
+        lines += setup_text.strip("\n").splitlines()
     lines += ["```", ""]
     variables: dict[str, tuple[str, list[str]]] = {}
     for tool in tools:
@@ -241,7 +243,7 @@ def _setup_section(capability: Capability, tools: list[CompiledTool]) -> str:
     return "\n".join(lines)
 
 
-def _description(capability: Capability, tools: list[CompiledTool]) -> str:
+def _description(capability: Capability, tools: Sequence[CompiledTool]) -> str:
     names = ", ".join(t.name for t in tools)
     what = (capability.description or capability.label or "Call the capability's tools.").strip()
     text = (
@@ -252,8 +254,6 @@ def _description(capability: Capability, tools: list[CompiledTool]) -> str:
 
 
 def _capability_flag(capability: Capability) -> str:
-    from hms_recordings.capability.loader import BUILTIN_CAPABILITY
-
     if not capability.file or Path(capability.file).resolve() == BUILTIN_CAPABILITY.resolve():
         return ""
     return '--capability "$CAPABILITY"'
@@ -268,7 +268,9 @@ def _capability_note(flag: str) -> list[str]:
     ]
 
 
-def capability_skill(capability: Capability, tools: list[CompiledTool]) -> SkillBundle:
+def capability_skill(
+    capability: Capability, tools: Sequence[CompiledTool], setup_text: str | None = None
+) -> SkillBundle:
     """The skill of a capability that declares none: every tool, in the file's order."""
     name = skill_name(capability.label)
     description = _description(capability, tools)
@@ -278,7 +280,7 @@ def capability_skill(capability: Capability, tools: list[CompiledTool]) -> Skill
     body += _capability_note(flag)
     if workflow:
         body += ["## Workflow", "", workflow.strip(), ""]
-    body += [_setup_section(capability, tools), "## Tools", ""]
+    body += [_setup_section(capability, list(tools), setup_text), "## Tools", ""]
     body += [tool_section(tool, flag) for tool in tools]
     body.append(troubleshooting_section())
     files = {"SKILL.md": (_front_matter(name, description, {}) + "\n" + "\n".join(body)).encode()}
@@ -306,7 +308,9 @@ def _location_files(location: str, base: Path) -> dict[str, bytes]:
     return files
 
 
-def declared_skill(capability: Capability, expose: ExposedSkill, tools: dict[str, CompiledTool]) -> SkillBundle:
+def declared_skill(
+    capability: Capability, expose: ExposedSkill, tools: dict[str, CompiledTool], setup_text: str | None = None
+) -> SkillBundle:
     """A ``type: skill`` expose: its front matter fields, its tools (``from`` a served tool, or an ``instruction``)."""
     data = expose.data
     name = skill_name(expose.name)
@@ -334,7 +338,7 @@ def declared_skill(capability: Capability, expose: ExposedSkill, tools: dict[str
                 )
             # a tool `from` an action that is not served (read-only, --tools) is left out, as on the other faces
         if used:
-            body.append(_setup_section(capability, used))
+            body.append(_setup_section(capability, used, setup_text))
         body += ["## Tools", "", *sections, troubleshooting_section()]
         files["SKILL.md"] = (_front_matter(name, expose.description, meta) + "\n" + "\n".join(body)).encode()
         if flag:
@@ -342,19 +346,24 @@ def declared_skill(capability: Capability, expose: ExposedSkill, tools: dict[str
     return SkillBundle(name, expose.description, files, meta)
 
 
-def build_skills(capability: Capability, engine: Engine) -> list[SkillBundle]:
-    """The declared skills, else the capability's own skill; tools are the engine's served ones."""
-    tools = dict(engine.tools)
+def build_skills(
+    capability: Capability, tools: Sequence[CompiledTool], *, setup_text: str | None = None
+) -> list[SkillBundle]:
+    """The declared skills, else the capability's own skill, over ``tools`` (the served ones: a selection made with
+    ``--tools``, ``--toolsets`` or ``--read-only`` leaves the others out of the skill as of every other face)."""
+    by_name = {tool.name: tool for tool in tools}
     if capability.skills:
-        return [declared_skill(capability, expose, tools) for expose in capability.skills]
-    return [capability_skill(capability, list(tools.values()))]
+        return [declared_skill(capability, expose, by_name, setup_text) for expose in capability.skills]
+    return [capability_skill(capability, list(by_name.values()), setup_text)]
 
 
-def export_skill(capability: Capability, directory: str | Path) -> Path:
-    """Write each skill to ``directory/<name>/``; returns the first skill's folder."""
-    env = {key: "unset" for bind in capability.binds for key in bind.keys.values()}  # no credential is needed here
-    engine = Engine(capability, RuntimeSettings(env=env))
-    bundles = build_skills(capability, engine)
+def export_skill(capability: Capability, directory: str | Path, *, setup_text: str | None = None) -> Path:
+    """Write each skill to ``directory/<name>/``; returns the first skill's folder.
+
+    The tools are the capability's compiled inventory, every tool (compiling needs no credential); an entry that
+    cannot be compiled is left out, as the servers leave it out. ``setup_text``: see :func:`_setup_section`."""
+    tools = compile_inventory(capability).select().tools.values()
+    bundles = build_skills(capability, list(tools), setup_text=setup_text)
     out = Path(directory)
     for bundle in bundles:
         for relative, content in bundle.files.items():

@@ -55,6 +55,7 @@ class ServiceInfo:
     title: str | None
     instructions: str | None
     version: str = __version__
+    description: str | None = None  # the capability's own description (the OpenAPI document's, the skill's)
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,7 @@ class CapabilityService:
             name=expose.namespace if expose else "hms-recordings",
             title=capability.label or None,
             instructions=(expose.description if expose and expose.description else capability.description) or None,
+            description=capability.description or None,
         )
         self._files = _files(inventory)
         self._by_uri = {f.uri: f for f in self._files}
