@@ -55,7 +55,7 @@ async def running_emulator(receiver: Receiver, **config: Any) -> AsyncIterator[t
         EmulatorConfig(
             webhook_url="http://hooks.test/100ms",
             webhook_client=hook_client,
-            webhook_secret_header=("X-Hook-Secret", "s3cr3t"),
+            webhook_headers=[("X-Hook-Secret", "s3cr3t"), ("X-Tenant", "acme")],
             **settings,
         )
     )
@@ -88,6 +88,7 @@ async def test_a_recording_emits_started_stopped_and_recording_success_in_the_10
         assert set(event) == {"version", "id", "app_id", "account_id", "template_id", "timestamp", "type", "data"}
         assert event["version"] == "2.0"
         assert headers["x-hook-secret"] == "s3cr3t"
+        assert headers["x-tenant"] == "acme"
         data = event["data"]
         assert data["recording_id"] == rec["id"]
         assert data["duration"] == 30
@@ -101,7 +102,11 @@ async def test_a_recording_emits_started_stopped_and_recording_success_in_the_10
 @pytest.mark.requirement("WEBHOOK-EVENTS")
 @pytest.mark.anyio
 async def test_stop_before_running_emits_beam_failure_beam_stopped() -> None:
-    """§8: a stop before the recording started gives beam.failure with error_type BEAM_STOPPED."""
+    """§8: a stop before the recording started gives beam.failure BEAM_STOPPED with the documented message.
+
+    https://www.100ms.live/docs/server-side/v2/how-to-guides/configure-webhooks/webhook ("beam.failure", "Error
+    types": BEAM_STOPPED - "Beam stopped too early").
+    """
     receiver = Receiver()
     async with running_emulator(receiver, start_delay=10) as (_app, client):
         await client.post(f"/v2/recordings/room/{ROOM}/start", json={})
@@ -109,7 +114,9 @@ async def test_stop_before_running_emits_beam_failure_beam_stopped() -> None:
         await client.get("/v2/recordings")
         await receiver.wait_for(1)
         assert receiver.types() == ["beam.failure"]
-        assert receiver.received[0][1]["data"]["error_type"] == "BEAM_STOPPED"
+        data = receiver.received[0][1]["data"]
+        assert data["error_type"] == "BEAM_STOPPED"
+        assert data["error_message"] == "Beam stopped too early"
 
 
 @pytest.mark.requirement("WEBHOOK-EVENTS")
