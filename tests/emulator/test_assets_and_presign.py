@@ -10,16 +10,13 @@ import pytest
 
 from hms_recordings.emulator import EmulatorApp, ManualClock
 
-from .conftest import ROOM
+from .conftest import record
 
 TRANSCRIPTION = {"enabled": True, "output_modes": ["txt", "srt", "json"], "summary": {"enabled": True}}
 
 
 async def completed_assets(client: httpx2.AsyncClient, clock: ManualClock, **body: object) -> list[dict[str, object]]:
-    rec = (await client.post(f"/v2/recordings/room/{ROOM}/start", json=body)).json()
-    await client.get("/v2/recordings")
-    clock.advance(120)
-    await client.post(f"/v2/recordings/room/{ROOM}/stop")
+    rec = await record(client, clock, 120, **body)
     assets: list[dict[str, object]] = (await client.get(f"/v2/recordings/{rec['id']}")).json()["recording_assets"]
     return assets
 

@@ -33,12 +33,12 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None
     if match[1]:
         start = int(match[1])
-        end = int(match[2]) if match[2] else size - 1
-        if end < start:
+        end = int(match[2]) if match[2] else None
+        if end is not None and end < start:
             return None  # syntactically invalid: ignored
         if start >= size:
             raise _unsatisfiable(size)
-        return start, min(end, size - 1)
+        return start, size - 1 if end is None else min(end, size - 1)
     suffix = int(match[2])
     if suffix == 0 or size == 0:
         raise _unsatisfiable(size)
