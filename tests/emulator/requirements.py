@@ -346,6 +346,7 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         (
             "test_downloads::test_range_requests_answer_206_with_content_range_and_416_beyond_the_end",
             "test_downloads::test_an_interrupted_download_resumes_with_range_over_a_socket_to_the_same_bytes",
+            "test_downloads::test_a_cut_fault_interrupts_a_download_after_n_bytes_and_a_range_request_resumes_it",
         ),
     ),
     Requirement(
@@ -353,6 +354,12 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "common rules (everything bounded)",
         "downloads stream in bounded chunks; memory does not grow with size",
         ("test_downloads::test_a_large_composite_streams_through_a_socket_in_bounded_memory",),
+    ),
+    Requirement(
+        "FAULT-CUT",
+        "product.md admin API; issue 18 (download resumes after an interruption)",
+        "fault mode cut: status, headers and after_bytes of the body, then the connection closes",
+        ("test_downloads::test_a_cut_fault_interrupts_a_download_after_n_bytes_and_a_range_request_resumes_it",),
     ),
     Requirement(
         "LAYOUT",

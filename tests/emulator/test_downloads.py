@@ -207,3 +207,32 @@ async def test_ffprobe_reads_a_multi_gigabyte_composite_straight_from_its_presig
     assert int(fmt["size"]) == composite["size"]
     assert abs(float(fmt["duration"]) - 4 * 3600) < 1
     assert ROOM in composite["path"]
+
+
+@pytest.mark.requirement("FAULT-CUT")
+@pytest.mark.requirement("DOWNLOAD-RANGE")
+@pytest.mark.e2e
+@pytest.mark.anyio
+async def test_a_cut_fault_interrupts_a_download_after_n_bytes_and_a_range_request_resumes_it() -> None:
+    """product.md admin API faults, mode ``cut``: status, headers and ``after_bytes`` bytes, then the socket closes
+    (the client sees an incomplete body); the download resumes from there with ``Range`` to the same file."""
+    with anyio.fail_after(30):
+        async with socket_emulator(seed=14) as (c, clock):
+            rec = await record(c, clock, 60)
+            composite, url = await composite_and_url(c, rec["id"])
+            rule = {"path_prefix": "/_emulator/download/", "mode": "cut", "after_bytes": 300_000}
+            assert (await c.put("/_emulator/faults", json={"rules": [rule]})).status_code == 200
+            received = bytearray()
+            with pytest.raises(httpx2.RemoteProtocolError):
+                async with c.stream("GET", url) as response:
+                    assert response.status_code == 200
+                    assert response.headers["content-length"] == str(composite["size"])
+                    async for chunk in response.aiter_bytes():
+                        received += chunk
+            assert len(received) == 300_000
+            assert (await c.delete("/_emulator/faults")).status_code == 204
+            rest = await c.get(url, headers={"Range": f"bytes={len(received)}-"})
+            whole = await c.get(url)
+    assert rest.status_code == 206
+    assert rest.headers["content-range"] == f"bytes 300000-{composite['size'] - 1}/{composite['size']}"
+    assert bytes(received) + rest.content == whole.content

@@ -263,6 +263,10 @@ class EmulatorApp(Starlette):
                 return
             if is_api:
                 self.verifier.check(_authorization(scope))
+            if rule is not None and rule.mode == "cut":
+                await super().__call__(scope, receive, _cut_after(rule.after_bytes, tracked_send))
+                await drop_connection(receive, send)
+                return
             if rule is not None and rule.mode == "drop-after-commit":
                 await super().__call__(scope, receive, _discard)
                 if entry is not None:
@@ -291,6 +295,30 @@ def _authorization(scope: Scope) -> str | None:
 
 async def _discard(message: Message) -> None:
     """A ``send`` that throws the response away (``drop-after-commit`` does the work, then hangs up)."""
+
+
+def _cut_after(limit: int, send: Send) -> Send:
+    """A ``send`` that passes the response start and ``limit`` body bytes, then swallows the rest (``cut``).
+
+    Later messages are swallowed rather than refused so that the app finishes normally (an exception raised into a
+    streaming response would surface wrapped); the caller then hangs up, leaving the body incomplete.
+    """
+    sent = 0
+
+    async def cut(message: Message) -> None:
+        nonlocal sent
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        body: bytes = message.get("body", b"")
+        room = limit - sent
+        if room <= 0:
+            return
+        sent += min(room, len(body))
+        # more_body stays true: the response must never look complete to the client.
+        await send({"type": "http.response.body", "body": body[:room], "more_body": True})
+
+    return cut
 
 
 _PHRASES = {429: "rate limit exceeded", 500: "internal server error", 502: "bad gateway", 503: "service unavailable"}

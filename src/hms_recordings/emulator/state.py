@@ -1,6 +1,6 @@
 """The emulator's store and the recording state machine (reference §4.1, §9).
 
-State advances lazily: nothing runs on a timer. Every request (and, in server mode, a light periodic tick) calls
+State advances lazily, from timestamps. Every request (and, on the real clock, the app's background ticker) calls
 :meth:`EmulatorState.tick`, which moves each unfinished recording through every transition whose moment has come::
 
     starting --(start_delay)--> running --stop--> stopping --(next read)--> post_processing
