@@ -46,6 +46,11 @@ async def composite_and_url(client: httpx2.AsyncClient, recording_id: str) -> tu
     return composite, url
 
 
+async def read_into(response: httpx2.Response, into: bytearray) -> None:
+    async for chunk in response.aiter_bytes():
+        into += chunk
+
+
 @pytest.mark.requirement("DOWNLOAD-SIZE")
 @pytest.mark.anyio
 async def test_every_download_is_exactly_size_bytes_with_a_matching_content_length(
@@ -223,12 +228,11 @@ async def test_a_cut_fault_interrupts_a_download_after_n_bytes_and_a_range_reque
             rule = {"path_prefix": "/_emulator/download/", "mode": "cut", "after_bytes": 300_000}
             assert (await c.put("/_emulator/faults", json={"rules": [rule]})).status_code == 200
             received = bytearray()
-            with pytest.raises(httpx2.RemoteProtocolError):
-                async with c.stream("GET", url) as response:
-                    assert response.status_code == 200
-                    assert response.headers["content-length"] == str(composite["size"])
-                    async for chunk in response.aiter_bytes():
-                        received += chunk
+            async with c.stream("GET", url) as response:
+                assert response.status_code == 200
+                assert response.headers["content-length"] == str(composite["size"])
+                with pytest.raises(httpx2.RemoteProtocolError):
+                    await read_into(response, received)
             assert len(received) == 300_000
             assert (await c.delete("/_emulator/faults")).status_code == 204
             rest = await c.get(url, headers={"Range": f"bytes={len(received)}-"})

@@ -8,8 +8,9 @@ A rule is the JSON object of the admin API (product.md, "Emulator admin API")::
 Modes: ``error`` answers ``status`` (plus ``Retry-After`` when ``retry_after`` is set) without doing the work;
 ``drop`` closes the connection without doing the work; ``drop-after-commit`` does the work, then closes the connection
 without answering; ``cut`` sends the status, the headers and the first ``after_bytes`` bytes of the body, then closes
-the connection (an interrupted download, for testing a resume with ``Range``); ``latency`` only delays. ``latency_ms`` delays every mode. ``rate`` is drawn from the emulator's
-seeded generator, so a seeded run injects the same faults in the same places.
+the connection (an interrupted download, for testing a resume with ``Range``); ``latency`` only delays.
+``latency_ms`` delays every mode. ``rate`` is drawn from the emulator's seeded generator, so a seeded run injects the
+same faults in the same places.
 
 Dropping a connection has no ASGI message, so :func:`drop_connection` does what each host allows: under uvicorn it
 closes the socket (the client sees a disconnect with no response); in-process (httpx ``ASGITransport``) it raises
