@@ -1,4 +1,11 @@
-"""What the assets contain and where they are stored, in the documented forms (issue 18)."""
+"""What the assets contain and where they are stored, in the documented forms (issue 18).
+
+Pages (under https://www.100ms.live/docs/): enable-transcription-and-summary =
+server-side/v2/how-to-guides/enable-transcription-and-summary; chat-recording =
+get-started/v2/get-started/features/recordings/chat-recording; storage-configuration =
+get-started/v2/get-started/features/recordings/recording-assets/storage-configuration; get-asset =
+server-side/v2/api-reference/recording-assets/get-asset.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +21,6 @@ import pytest
 from hms_recordings.emulator import ManualClock
 
 from .conftest import FULL_TRANSCRIPTION, ROOM, assets_of, download, record
-
-TRANSCRIPTION_PAGE = "https://www.100ms.live/docs/server-side/v2/how-to-guides/enable-transcription-and-summary"
 
 
 async def texts(client: httpx2.AsyncClient, clock: ManualClock, seconds: int = 180) -> dict[str, str]:
