@@ -356,6 +356,12 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         ("test_downloads::test_a_large_composite_streams_through_a_socket_in_bounded_memory",),
     ),
     Requirement(
+        "WEBHOOK-BOUNDED",
+        "common rules (everything bounded)",
+        "webhook_queue_limit bounds waiting envelopes; overflow dropped and counted",
+        ("test_webhooks::test_envelopes_beyond_the_webhook_queue_limit_are_dropped_and_counted",),
+    ),
+    Requirement(
         "FAULT-CUT",
         "product.md admin API; issue 18 (download resumes after an interruption)",
         "fault mode cut: status, headers and after_bytes of the body, then the connection closes",

@@ -269,3 +269,23 @@ async def test_replay_without_a_webhook_url_answers_409_and_sends_nothing(client
     response = await client.post(f"/_emulator/events/{event['id']}/replay")
     assert response.status_code == 409
     assert "--webhook-url" in response.json()["message"]
+
+
+@pytest.mark.requirement("WEBHOOK-BOUNDED")
+@pytest.mark.anyio
+async def test_envelopes_beyond_the_webhook_queue_limit_are_dropped_and_counted() -> None:
+    """Common rules (everything bounded): ``webhook_queue_limit`` caps the envelopes waiting for the sender; the rest
+    are dropped and counted in ``app.webhooks_dropped`` rather than held without bound."""
+    receiver = Receiver()
+    rooms = [f"65f0c0ffee0000000000b00{i}" for i in range(4)]
+    async with running_emulator(receiver, start_delay=5, webhook_queue_limit=1) as (app, client):
+        for room in rooms:
+            assert (await client.post(f"/v2/recordings/room/{room}/start", json={})).status_code == 200
+        # One advance starts all four: four envelopes in one flush, for a queue of one (plus the waiting sender).
+        await client.post("/_emulator/clock", json={"advance_seconds": 5})
+        await receiver.wait_for(4 - app.webhooks_dropped)
+        for _ in range(20):
+            await anyio.lowlevel.checkpoint()
+    assert app.webhooks_dropped >= 2
+    assert len(receiver.received) + app.webhooks_dropped == 4
+    assert receiver.types() == ["beam.started.success"] * len(receiver.received)
