@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx2
 import pytest
@@ -74,3 +75,32 @@ def clock(emulator_app: EmulatorApp) -> ManualClock:
     clock = emulator_app.emulator.clock
     assert isinstance(clock, ManualClock)
     return clock
+
+
+FULL_TRANSCRIPTION = {"enabled": True, "output_modes": ["txt", "srt", "json"], "summary": {"enabled": True}}
+
+
+async def record(
+    client: httpx2.AsyncClient, clock: ManualClock, seconds: float, room: str = ROOM, **body: object
+) -> dict[str, Any]:
+    """Start a recording, let it run ``seconds`` on the manual clock, stop it; returns the start response."""
+    started = await client.post(f"/v2/recordings/room/{room}/start", json=body)
+    assert started.status_code == 200, started.text
+    await client.get("/v2/recordings")
+    clock.advance(seconds)
+    stopped = await client.post(f"/v2/recordings/room/{room}/stop")
+    assert stopped.status_code == 200, stopped.text
+    rec: dict[str, Any] = started.json()
+    return rec
+
+
+async def assets_of(client: httpx2.AsyncClient, recording_id: str) -> list[dict[str, Any]]:
+    """The full asset objects of a recording (GET /recording-assets/{id} for each embedded one)."""
+    embedded = (await client.get(f"/v2/recordings/{recording_id}")).json()["recording_assets"] or []
+    return [(await client.get(f"/v2/recording-assets/{a['id']}")).json() for a in embedded]
+
+
+async def download(client: httpx2.AsyncClient, asset_id: str, **headers: str) -> httpx2.Response:
+    """Presign ``asset_id`` and GET its URL without the management token."""
+    url = (await client.get(f"/v2/recording-assets/{asset_id}/presigned-url")).json()["url"]
+    return await client.get(url, headers={"Authorization": "", **headers})

@@ -10,16 +10,13 @@ import pytest
 
 from hms_recordings.emulator import EmulatorApp, ManualClock
 
-from .conftest import ROOM
+from .conftest import record
 
 TRANSCRIPTION = {"enabled": True, "output_modes": ["txt", "srt", "json"], "summary": {"enabled": True}}
 
 
 async def completed_assets(client: httpx2.AsyncClient, clock: ManualClock, **body: object) -> list[dict[str, object]]:
-    rec = (await client.post(f"/v2/recordings/room/{ROOM}/start", json=body)).json()
-    await client.get("/v2/recordings")
-    clock.advance(120)
-    await client.post(f"/v2/recordings/room/{ROOM}/stop")
+    rec = await record(client, clock, 120, **body)
     assets: list[dict[str, object]] = (await client.get(f"/v2/recordings/{rec['id']}")).json()["recording_assets"]
     return assets
 
@@ -67,11 +64,11 @@ async def test_transcription_adds_one_transcript_per_output_mode_and_a_summary(
     ("index", "content_type", "check"),
     [
         (0, "video/mp4", lambda data: data[4:8] == b"ftyp"),
-        (1, "text/csv; charset=utf-8", lambda data: data.startswith(b"timestamp,")),
-        (2, "text/plain; charset=utf-8", lambda data: data.startswith(b"Welcome")),
-        (3, "application/x-subrip", lambda data: data.startswith(b"1\n00:00:00,000 --> ")),
-        (4, "application/json", lambda data: "segments" in json.loads(data)),
-        (5, "application/json", lambda data: "sections" in json.loads(data)),
+        (1, "text/csv; charset=utf-8", lambda data: data.startswith(b"SenderPeerID,")),
+        (2, "text/plain; charset=utf-8", lambda data: b": " in data.split(b"\n")[0]),
+        (3, "application/x-subrip", lambda data: data.startswith(b"1\n00:00:0")),
+        (4, "application/json", lambda data: set(json.loads(data)) == {"words", "sentences"}),
+        (5, "application/json", lambda data: "sections" in json.loads(data)["summary"]),
     ],
 )
 async def test_presigned_url_downloads_the_asset_bytes_with_its_content_type(

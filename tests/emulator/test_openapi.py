@@ -58,3 +58,4 @@ async def test_openapi_references_resolve_and_path_parameters_are_declared(anony
         "$ref": "#/components/schemas/StartRecordingRequest"
     }
     assert "transcription" in doc["components"]["schemas"]["StartRecordingRequest"]["properties"]
+    assert "thumbnails" in doc["components"]["schemas"]["EmbeddedRecordingAsset"]["required"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hms_recordings.emulator.requirements import REQUIREMENTS
+from .requirements import REQUIREMENTS
 
 HERE = Path(__file__).parent
 

@@ -8,9 +8,8 @@ turns anything unexpected into a JSON 500 (a last resort: the bad-input tests as
 from __future__ import annotations
 
 import logging
-import math
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -24,15 +23,16 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from .admin import admin_routes
-from .assets import asset_content
 from .auth import TokenVerifier
 from .clock import Clock, ManualClock, RealClock
 from .config import EmulatorConfig
+from .downloads import download_response
 from .faults import ConnectionDropped, FaultRule, drop_connection
 from .openapi import openapi_document
 from .presign import DOWNLOAD_PREFIX, parse_presign_duration
+from .recording import OBJECT_ID
 from .responses import ApiError, error_body, json_response
-from .state import OBJECT_ID, EmulatorState
+from .state import EmulatorState
 from .validation import (
     ASSET_STATUSES,
     ASSET_TYPES,
@@ -196,9 +196,7 @@ async def download(request: Request) -> Response:
     asset = state.store.assets.get(asset_id)
     if asset is None:
         raise ApiError(404, "recording asset not found")
-    data, content_type, filename = asset_content(asset)
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, max-age=0"}
-    return Response(data, 200, headers, media_type=content_type)
+    return download_response(request, asset)
 
 
 async def openapi_json(request: Request) -> Response:
@@ -213,14 +211,12 @@ class EmulatorApp(Starlette):
 
     emulator: EmulatorState
     verifier: TokenVerifier
-    webhook_stream: MemoryObjectSendStream[dict[str, Any]] | None = None
+    #: Envelopes dropped because the sender's queue (``webhook_queue_limit``) was full.
+    webhooks_dropped: int = 0
 
     def flush_events(self) -> None:
         """Hand queued webhook events to the sender (dropped when no sender runs, i.e. outside the lifespan)."""
-        events = self.emulator.drain_outbox()
-        if self.webhook_stream is not None:
-            for event in events:
-                self.webhook_stream.send_nowait(event)
+        self.emulator.flush_events()
 
     def _pick_fault(self, method: str, path: str) -> FaultRule | None:
         state = self.emulator
@@ -267,6 +263,10 @@ class EmulatorApp(Starlette):
                 return
             if is_api:
                 self.verifier.check(_authorization(scope))
+            if rule is not None and rule.mode == "cut":
+                await super().__call__(scope, receive, _cut_after(rule.after_bytes, tracked_send))
+                await drop_connection(receive, send)
+                return
             if rule is not None and rule.mode == "drop-after-commit":
                 await super().__call__(scope, receive, _discard)
                 if entry is not None:
@@ -295,6 +295,30 @@ def _authorization(scope: Scope) -> str | None:
 
 async def _discard(message: Message) -> None:
     """A ``send`` that throws the response away (``drop-after-commit`` does the work, then hangs up)."""
+
+
+def _cut_after(limit: int, send: Send) -> Send:
+    """A ``send`` that passes the response start and ``limit`` body bytes, then swallows the rest (``cut``).
+
+    Later messages are swallowed rather than refused so that the app finishes normally (an exception raised into a
+    streaming response would surface wrapped); the caller then hangs up, leaving the body incomplete.
+    """
+    sent = 0
+
+    async def cut(message: Message) -> None:
+        nonlocal sent
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        body: bytes = message.get("body", b"")
+        room = limit - sent
+        if room <= 0:
+            return
+        sent += min(room, len(body))
+        # more_body stays true: the response must never look complete to the client.
+        await send({"type": "http.response.body", "body": body[:room], "more_body": True})
+
+    return cut
 
 
 _PHRASES = {429: "rate limit exceeded", 500: "internal server error", 502: "bad gateway", 503: "service unavailable"}
@@ -332,23 +356,44 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     state = app.emulator
     async with anyio.create_task_group() as tg:
         stream: MemoryObjectSendStream[dict[str, Any]] | None = None
-        if state.config.webhook_url:
-            stream, events = anyio.create_memory_object_stream[dict[str, Any]](math.inf)
+        config = state.config
+        if config.webhook_url:
+            stream, events = anyio.create_memory_object_stream[dict[str, Any]](config.webhook_queue_limit)
             sender = WebhookSender(
-                state.config.webhook_url, state.clock, state.config.webhook_client, state.config.webhook_secret_header
+                config.webhook_url,
+                state.clock,
+                config.webhook_client,
+                config.webhook_headers,
+                config.webhook_max_in_flight,
             )
             app.state.webhook_sender = sender
-            app.webhook_stream = stream
+            state.deliver = _enqueue(app, stream)
             tg.start_soon(sender.run, events)
         if not state.clock.manual:
             tg.start_soon(_ticker, app)
         try:
             yield
         finally:
-            app.webhook_stream = None
+            state.deliver = None
             if stream is not None:
                 stream.close()
             tg.cancel_scope.cancel()
+
+
+def _enqueue(app: EmulatorApp, stream: MemoryObjectSendStream[dict[str, Any]]) -> Callable[[dict[str, Any]], None]:
+    def deliver(event: dict[str, Any]) -> None:
+        try:
+            stream.send_nowait(event)
+        except anyio.WouldBlock:
+            app.webhooks_dropped += 1
+            logger.error(
+                "webhook queue full (%d): dropped %s %s",
+                stream.statistics().max_buffer_size,
+                event["type"],
+                event["id"],
+            )
+
+    return deliver
 
 
 async def _ticker(app: EmulatorApp) -> None:
@@ -362,6 +407,7 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
     """Build an emulator; ``app.state.emulator`` exposes its state (and ``app.emulator`` the same object)."""
     config = config or EmulatorConfig.from_env()
     clock: Clock = ManualClock(config.clock_start) if config.manual_clock else RealClock()
+    state = EmulatorState(config, clock)
     routes = [
         Route("/v2/recordings", list_recordings, methods=["GET"], name="list_recordings"),
         Route("/v2/recordings/room/{room_id}/start", start_room, methods=["POST"], name="start_room"),
@@ -375,7 +421,7 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
         Route("/v2/recording-assets/{asset_id}/presigned-url", presigned_url, methods=["GET"], name="presigned_url"),
         Route(DOWNLOAD_PREFIX + "{asset_id}", download, methods=["GET"], name="download"),
         Route("/openapi.json", openapi_json, methods=["GET"], name="openapi"),
-        *admin_routes(),
+        *admin_routes(state),
     ]
     app = EmulatorApp(
         routes=routes,
@@ -384,7 +430,7 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
     )
     # A trailing slash is another path to the real API (no redirect), and a redirect would dodge the request log.
     app.router.redirect_slashes = False
-    app.emulator = EmulatorState(config, clock)
+    app.emulator = state
     app.verifier = TokenVerifier(config.credentials, clock)
     app.state.emulator = app.emulator
     app.state.openapi = openapi_document()

@@ -1,23 +1,35 @@
-"""Recording assets: what a completed recording leaves behind, and the bytes a presigned URL downloads.
+"""Recording assets: what a completed recording leaves behind, where it is stored, and the bytes it downloads.
 
-On completion a recording yields a ``room-composite`` (metadata carries the resolution) and a ``chat`` asset; with
-transcription enabled, one ``transcript`` per output mode and, when the summary is enabled, one ``summary``
-(reference §4.8, §9). ``size`` and ``duration`` are realistic figures for a recording of that length; the downloadable
-file is a small deterministic placeholder of the right type (the reported ``size`` is not its length; see
-docs/emulator.md).
+On completion a recording yields a ``room-composite`` (metadata carries the resolution) and a ``chat`` asset, both
+``completed``; with transcription enabled, one ``transcript`` per output mode and, when the summary is enabled, one
+``summary``, all in ``processing`` until the transcription is done (reference §4.8, §9;
+https://www.100ms.live/docs/server-side/v2/api-reference/recordings/start-recording-for-room). Every asset carries
+``thumbnails: null``, as every example of
+https://www.100ms.live/docs/server-side/v2/api-reference/recording-assets/get-asset does (only ``room-vod`` has
+thumbnails, and the emulator makes none).
+
+Paths follow https://www.100ms.live/docs/get-started/v2/get-started/features/recordings/recording-assets/storage-configuration
+(``<prefix>/beam/<room_id>/<start_date>/Rec-<room_id>-<epoch>.mp4``) and
+https://www.100ms.live/docs/get-started/v2/get-started/features/recordings/chat-recording (``.../chat/...csv``);
+transcripts and summaries have no documented path, so the same shape under ``transcript/`` and ``summary/`` is used.
+
+A download is exactly ``size`` bytes: the composite is a generated MP4 (:mod:`.mp4`), the others the generated text
+of :mod:`.content`, whose length *is* the size.
 """
 
 from __future__ import annotations
 
-import json
 import random
-import struct
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .clock import format_timestamp
+from .content import Meeting, chat_csv, summary_json, transcript_json, transcript_srt, transcript_txt
+from .mp4 import mp4_layout
 
-__all__ = ["Asset", "asset_content", "build_assets"]
+__all__ = ["BUCKET", "Asset", "Body", "asset_body", "build_assets", "complete_transcription", "storage_folder"]
 
 BUCKET = "s3://hms-emulator-recordings"
 
@@ -29,6 +41,7 @@ _CONTENT_TYPES = {
     "srt": "application/x-subrip",
     "json": "application/json",
 }
+_TEXT = {"txt": transcript_txt, "srt": transcript_srt, "json": transcript_json}
 
 
 @dataclass(slots=True)
@@ -44,6 +57,12 @@ class Asset:
     duration: int
     created_at: float
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: What the recording captured; the downloadable bytes are generated from it.
+    meeting: Meeting | None = None
+    width: int = 1280
+    height: int = 720
+    audio_only: bool = False
+    thumbnails: list[str] | None = None
 
     def to_json(self, *, embedded: bool = False) -> dict[str, Any]:
         """The API object; assets embedded in a recording omit ``job_id``/``room_id``/``session_id`` (§4.1)."""
@@ -58,6 +77,7 @@ class Asset:
             size=self.size,
             duration=self.duration,
             metadata=self.metadata,
+            thumbnails=self.thumbnails,
         )
         return data
 
@@ -70,6 +90,60 @@ class Asset:
         key = self.output_mode if self.type == "transcript" else self.type
         return _CONTENT_TYPES.get(key, "application/octet-stream")
 
+    @property
+    def filename(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+class Body(Protocol):
+    """Downloadable bytes that can be read by range without holding the whole file."""
+
+    @property
+    def size(self) -> int: ...
+
+    def iter_range(self, start: int, end: int, chunk: int = ...) -> Iterator[bytes]: ...
+
+
+@dataclass(frozen=True)
+class _BytesBody:
+    data: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def iter_range(self, start: int, end: int, chunk: int = 65_536) -> Iterator[bytes]:
+        for position in range(start, end + 1, chunk):
+            yield self.data[position : min(end + 1, position + chunk)]
+
+
+def _text(kind: str, output_mode: str, meeting: Meeting) -> bytes:
+    if kind == "chat":
+        return chat_csv(meeting)
+    if kind == "summary":
+        return summary_json(meeting)
+    return _TEXT[output_mode](meeting)
+
+
+def asset_body(asset: Asset) -> Body:
+    """The bytes of ``asset``'s download: deterministic, exactly ``asset.size`` long."""
+    meeting = asset.meeting or Meeting(asset.job_id, asset.created_at, asset.duration)
+    if asset.type == "room-composite":
+        return mp4_layout(
+            size=asset.size,
+            width=asset.width,
+            height=asset.height,
+            duration=asset.duration,
+            audio_only=asset.audio_only,
+            seed=asset.id.encode(),
+        )
+    return _BytesBody(_text(asset.type, asset.output_mode, meeting))
+
+
+def storage_folder(kind: str, prefix: str, room_id: str, started_at: float) -> str:
+    """``s3://<location>/<prefix>/<kind>/<room_id>/<start_date>`` with ``start_date`` as ``YYYYMMDD`` (UTC)."""
+    return f"{BUCKET}/{prefix}/{kind}/{room_id}/{time.strftime('%Y%m%d', time.gmtime(started_at))}"
+
 
 def build_assets(
     *,
@@ -77,8 +151,9 @@ def build_assets(
     job_id: str,
     room_id: str,
     session_id: str,
+    prefix: str,
     created_at: float,
-    duration: int,
+    meeting: Meeting,
     width: int,
     height: int,
     audio_only: bool,
@@ -86,89 +161,42 @@ def build_assets(
     summary: bool,
     rng: random.Random,
 ) -> list[Asset]:
-    """The assets of one completed recording; ``ids`` supplies one fresh id per asset, in creation order."""
-    stamp = int(created_at)
-    folder = f"{BUCKET}/{room_id}/{session_id}"
-    next_id = iter(ids).__next__
+    """The assets of one completed recording; ``ids`` supplies one fresh id per asset, in creation order.
 
-    def make(kind: str, name: str, size: int, length: int, metadata: dict[str, Any]) -> Asset:
-        return Asset(
-            next_id(),
-            job_id,
-            room_id,
-            session_id,
-            kind,
-            "completed",
-            f"{folder}/{name}",
-            size,
-            length,
-            created_at,
-            metadata,
-        )
+    The composite and the chat are ``completed`` at once; transcripts and the summary start in ``processing`` with
+    size 0 (their size is set when they complete, see :func:`complete_transcription`).
+    """
+    # Epoch: the recorder's start time in milliseconds, as in the documented HLS example path.
+    name = f"Rec-{room_id}-{int(meeting.started_at * 1000)}"
+    next_id = iter(ids).__next__
+    duration = meeting.duration
+
+    def make(kind: str, folder: str, ext: str, length: int, metadata: dict[str, Any], status: str) -> Asset:
+        path = f"{storage_folder(folder, prefix, room_id, meeting.started_at)}/{name}.{ext}"
+        asset = Asset(next_id(), job_id, room_id, session_id, kind, status, path, 0, length, created_at, metadata)
+        asset.meeting, asset.width, asset.height, asset.audio_only = meeting, width, height, audio_only
+        return asset
 
     # Roughly 1.5 Mbit/s at 720p, scaled by pixel count; audio-only is ~128 kbit/s. Jitter keeps sizes unequal.
     rate = 16_000 if audio_only else max(40_000, width * height * 0.2)
-    composite_size = int(duration * rate * rng.uniform(0.9, 1.1)) + 4_096
-    assets = [
-        make(
-            "room-composite",
-            f"Rec-{room_id}-{stamp}.mp4",
-            composite_size,
-            duration,
-            {"resolution": {"width": width, "height": height}},
-        ),
-        make("chat", f"chat-{room_id}-{stamp}.csv", rng.randint(64, 4_096), 0, {}),
-    ]
+    composite = make(
+        "room-composite", "beam", "mp4", duration, {"resolution": {"width": width, "height": height}}, "completed"
+    )
+    composite.size = int(duration * rate * rng.uniform(0.9, 1.1)) + 4_096
+    composite.size = asset_body(composite).size  # raised to the smallest valid MP4 if the estimate is below it
+    chat = make("chat", "chat", "csv", 0, {}, "completed")
+    chat.size = asset_body(chat).size
+    assets = [composite, chat]
     for mode in transcript_modes:
-        size = max(32, int(duration * 16 * rng.uniform(0.8, 1.2)))
-        assets.append(make("transcript", f"transcript-{room_id}-{stamp}.{mode}", size, duration, {"output_mode": mode}))
+        assets.append(make("transcript", "transcript", mode, duration, {"output_mode": mode}, "processing"))
     if summary:
-        assets.append(
-            make(
-                "summary", f"summary-{room_id}-{stamp}.json", rng.randint(256, 2_048), duration, {"output_mode": "json"}
-            )
-        )
+        assets.append(make("summary", "summary", "json", duration, {"output_mode": "json"}, "processing"))
     return assets
 
 
-def _box(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", 8 + len(payload)) + kind + payload
-
-
-def _mp4(asset: Asset) -> bytes:
-    # ftyp + free + mdat: enough for `file`/ffprobe to call it an ISO MP4; the payload is seeded by the asset id.
-    ftyp = _box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2avc1mp41")
-    note = _box(b"free", f"hms-recordings emulator asset {asset.id}".encode())
-    body = bytes((int(asset.id[-6:], 16) + i) % 256 for i in range(1_024))
-    return ftyp + note + _box(b"mdat", body)
-
-
-def _transcript(asset: Asset) -> bytes:
-    lines = ["Welcome to the recording.", "This transcript was generated by the hms-recordings emulator."]
-    if asset.output_mode == "srt":
-        blocks = [f"{i + 1}\n00:00:0{2 * i},000 --> 00:00:0{2 * i + 2},000\n{text}\n" for i, text in enumerate(lines)]
-        return "\n".join(blocks).encode()
-    if asset.output_mode == "json":
-        segments = [{"start": 2 * i, "end": 2 * i + 2, "speaker": "speaker_0", "text": t} for i, t in enumerate(lines)]
-        return json.dumps({"recording_asset_id": asset.id, "segments": segments}, indent=2).encode()
-    return ("\n".join(lines) + "\n").encode()
-
-
-def asset_content(asset: Asset) -> tuple[bytes, str, str]:
-    """The downloadable ``(bytes, content type, file name)`` for ``asset``; deterministic for a given asset."""
-    filename = asset.path.rsplit("/", 1)[-1]
-    if asset.type == "room-composite":
-        data = _mp4(asset)
-    elif asset.type == "chat":
-        data = (
-            "timestamp,sender_peer_id,sender_name,message\n"
-            f"{format_timestamp(asset.created_at)},{asset.room_id},emulator,recording started\n"
-        ).encode()
-    elif asset.type == "transcript":
-        data = _transcript(asset)
-    elif asset.type == "summary":
-        summary = {"sections": [{"title": "Summary", "paragraph": "An emulated meeting with no real content."}]}
-        data = json.dumps(summary, indent=2).encode()
-    else:
-        data = b""
-    return data, asset.content_type, filename
+def complete_transcription(assets: list[Asset]) -> None:
+    """Move ``processing`` transcript/summary assets to ``completed`` with their real size."""
+    for asset in assets:
+        if asset.status == "processing":
+            asset.status = "completed"
+            asset.size = asset_body(asset).size

@@ -1,8 +1,10 @@
 """Clocks for the emulator: real time for servers, a manual clock that tests advance explicitly.
 
-The emulator never uses background timers to move a recording along; it computes state from timestamps whenever the
-state is read (see :mod:`.state`). The clock is therefore the only source of time, and a :class:`ManualClock` makes
-every run deterministic: nothing happens until a test calls :meth:`ManualClock.advance` (or ``POST /_emulator/clock``).
+Recordings move when the state is read: every request ticks the state machine (see :mod:`.state`), and on the real
+clock the app's lifespan also runs a light background ticker (every ``tick_interval``, 0.25 s) so that webhooks fire
+without traffic. The clock is the only source of time, and a :class:`ManualClock` makes every run deterministic:
+with it there is no ticker and nothing happens until a test calls :meth:`ManualClock.advance` (or
+``POST /_emulator/clock``).
 """
 
 from __future__ import annotations

@@ -7,8 +7,10 @@ A rule is the JSON object of the admin API (product.md, "Emulator admin API")::
 
 Modes: ``error`` answers ``status`` (plus ``Retry-After`` when ``retry_after`` is set) without doing the work;
 ``drop`` closes the connection without doing the work; ``drop-after-commit`` does the work, then closes the connection
-without answering; ``latency`` only delays. ``latency_ms`` delays every mode. ``rate`` is drawn from the emulator's
-seeded generator, so a seeded run injects the same faults in the same places.
+without answering; ``cut`` sends the status, the headers and the first ``after_bytes`` bytes of the body, then closes
+the connection (an interrupted download, for testing a resume with ``Range``); ``latency`` only delays.
+``latency_ms`` delays every mode. ``rate`` is drawn from the emulator's seeded generator, so a seeded run injects the
+same faults in the same places.
 
 Dropping a connection has no ASGI message, so :func:`drop_connection` does what each host allows: under uvicorn it
 closes the socket (the client sees a disconnect with no response); in-process (httpx ``ASGITransport``) it raises
@@ -29,7 +31,7 @@ from starlette.types import Receive, Send
 
 __all__ = ["FAULT_MODES", "ConnectionDropped", "FaultRule", "drop_connection", "load_faults_file", "parse_fault_rules"]
 
-FAULT_MODES = ("error", "drop", "drop-after-commit", "latency")
+FAULT_MODES = ("error", "drop", "drop-after-commit", "cut", "latency")
 
 
 class ConnectionDropped(httpx2.RemoteProtocolError):
@@ -50,6 +52,7 @@ class FaultRule:
     retry_after: float | None = None
     latency_ms: int = 0
     mode: str = "error"
+    after_bytes: int = 0
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and path.startswith(self.path_prefix)
@@ -76,7 +79,8 @@ def _parse_rule(raw: Any, index: int) -> FaultRule:
     where = f"rules[{index}]"
     if not isinstance(raw, dict):
         raise ValueError(f"{where} must be an object")
-    unknown = sorted(set(raw) - {"method", "path_prefix", "rate", "status", "retry_after", "latency_ms", "mode"})
+    known = {"method", "path_prefix", "rate", "status", "retry_after", "latency_ms", "mode", "after_bytes"}
+    unknown = sorted(set(raw) - known)
     if unknown:
         raise ValueError(f"{where} has unknown fields: {', '.join(unknown)}")
     method = raw.get("method")
@@ -100,8 +104,11 @@ def _parse_rule(raw: Any, index: int) -> FaultRule:
     mode = raw.get("mode", "error")
     if mode not in FAULT_MODES:
         raise ValueError(f"{where}.mode must be one of {', '.join(FAULT_MODES)}")
+    after = raw.get("after_bytes", 0)
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= 2**53:
+        raise ValueError(f"{where}.after_bytes must be an integer >= 0")
     normalized = None if method in (None, "", "*") else method.upper()
-    return FaultRule(prefix, normalized, float(rate), status, retry_after, latency, mode)
+    return FaultRule(prefix, normalized, float(rate), status, retry_after, latency, mode, after)
 
 
 def parse_fault_rules(document: Any) -> list[FaultRule]:

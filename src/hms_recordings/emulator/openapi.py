@@ -109,16 +109,25 @@ _SCHEMAS: dict[str, Any] = {
     },
     "EmbeddedRecordingAsset": {
         "type": "object",
-        "required": ["id", "created_at", "status", "type", "path", "size", "duration", "metadata"],
+        "required": ["id", "created_at", "status", "type", "path", "size", "duration", "metadata", "thumbnails"],
         "properties": {
             "id": _ID,
             "created_at": _TS,
-            "status": {"type": "string", "enum": list(ASSET_STATUSES)},
+            "status": {
+                "type": "string",
+                "enum": list(ASSET_STATUSES),
+                "description": "Transcripts and summaries are processing until the transcription completes.",
+            },
             "type": {"type": "string", "enum": list(ASSET_TYPES)},
             "path": {"type": "string"},
             "size": {"type": "integer", "description": "Bytes."},
             "duration": {"type": "integer", "description": "Seconds (0 for chat)."},
             "metadata": {"type": "object", "additionalProperties": True},
+            "thumbnails": {
+                "type": ["array", "null"],
+                "items": {"type": "string"},
+                "description": "Thumbnail paths; only room-vod has them, so null here.",
+            },
         },
     },
     "RecordingAsset": {

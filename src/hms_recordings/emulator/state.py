@@ -1,10 +1,14 @@
 """The emulator's store and the recording state machine (reference §4.1, §9).
 
-State advances lazily: nothing runs on a timer. Every request (and, in server mode, a light periodic tick) calls
+State advances lazily, from timestamps. Every request (and, on the real clock, the app's background ticker) calls
 :meth:`EmulatorState.tick`, which moves each unfinished recording through every transition whose moment has come::
 
     starting --(start_delay)--> running --stop--> stopping --(next read)--> post_processing
         --(processing_time after the stop)--> completed          stop while starting --> failed (BEAM_STOPPED)
+
+With transcription, the transcript and summary assets are created with the others but stay ``processing`` for
+``max(20 % of the duration, 5 min) x processing_time / 60`` more (see :func:`transcription_delay`), then complete
+with ``transcription.success``.
 
 A response is rendered from the state right after the mutation, so the start response says ``starting`` and the stop
 response says ``stopping`` even when the delays are 0; the next read sees the next state.
@@ -17,87 +21,35 @@ from __future__ import annotations
 
 import heapq
 import random
-import re
+import uuid
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .assets import Asset, build_assets
-from .clock import Clock, format_timestamp
+from .assets import Asset, build_assets, complete_transcription
+from .clock import Clock
 from .config import EmulatorConfig
+from .content import Meeting
+from .events import EventSource, beam_event_data, envelope, transcription_event_data
 from .faults import FaultRule
-from .presign import Presigner
+from .presign import DEFAULT_PRESIGN_SECONDS, Presigner
+from .recording import ACTIVE, OBJECT_ID, Recording
 from .responses import ApiError
-from .webhooks import beam_event_data, envelope, transcription_event_data
 
-__all__ = ["OBJECT_ID", "EmulatorState", "Recording"]
+__all__ = ["OBJECT_ID", "EmulatorState", "Recording", "transcription_delay"]
 
-OBJECT_ID = re.compile(r"[0-9a-f]{24}")
-ACTIVE = frozenset({"starting", "running"})
+#: The documented floor and share of the recording's duration for transcripts and summaries
+#: (https://www.100ms.live/docs/server-side/v2/how-to-guides/enable-transcription-and-summary, "Limitations").
+TRANSCRIPTION_FLOOR_SECONDS = 300.0
+TRANSCRIPTION_SHARE = 0.2
 
 
-@dataclass(slots=True)
-class Recording:
-    id: str
-    room_id: str
-    session_id: str
-    meeting_url: str
-    destination: str
-    width: int
-    height: int
-    audio_only: bool
-    transcript_modes: list[str]
-    summary: bool
-    asset_types: list[str]
-    created_at: float
-    running_at: float
-    status: str = "starting"
-    updated_at: float = 0.0
-    started_at: float | None = None
-    stop_requested_at: float | None = None
-    stopped_at: float | None = None
-    paused_since: float | None = None
-    paused_total: float = 0.0
-    asset_ids: list[str] | None = None
-
-    @property
-    def paused(self) -> bool:
-        return self.paused_since is not None
-
-    @property
-    def duration(self) -> int:
-        if self.started_at is None:
-            return 0
-        end = self.stopped_at if self.stopped_at is not None else self.started_at
-        return max(0, int(end - self.started_at - self.paused_total))
-
-    def to_json(self, view: str, assets: Callable[[str], Asset]) -> dict[str, Any]:
-        """``view``: ``start``/``pause`` (with ``destination``), ``list`` (no assets) or ``get``/``stop``."""
-        data: dict[str, Any] = {
-            "id": self.id,
-            "room_id": self.room_id,
-            "session_id": self.session_id,
-            "status": self.status,
-            "meeting_url": self.meeting_url,
-        }
-        if view in ("start", "pause"):
-            data["destination"] = self.destination
-        # The pause/resume examples show asset_types null (reference §4.7); elsewhere it is the configured list.
-        data["asset_types"] = None if view == "pause" else list(self.asset_types)
-        if view != "list":
-            ids = self.asset_ids
-            data["recording_assets"] = None if ids is None else [assets(i).to_json(embedded=True) for i in ids]
-        data.update(
-            created_at=format_timestamp(self.created_at),
-            started_at=None if self.started_at is None else format_timestamp(self.started_at),
-            updated_at=format_timestamp(self.updated_at),
-            stopped_at=None if self.stopped_at is None else format_timestamp(self.stopped_at),
-            started_by="",
-            stopped_by="",
-        )
-        return data
+def transcription_delay(duration: float, processing_time: float) -> float:
+    """Emulator seconds from completion to ``transcription.success``: the documented real time, scaled so that
+    ``processing_time`` seconds stand for one real minute (0 makes it immediate, like the rest of processing)."""
+    return max(TRANSCRIPTION_SHARE * duration, TRANSCRIPTION_FLOOR_SECONDS) * processing_time / 60.0
 
 
 @dataclass
@@ -127,14 +79,32 @@ class EmulatorState:
         self.store = _Store()
         self.faults: list[FaultRule] = list(config.faults or [])
         self.request_log: deque[dict[str, Any]] = deque(maxlen=config.request_log_limit)
-        self.events: deque[dict[str, Any]] = deque(maxlen=1_000)
+        #: The last ``event_log_limit`` envelopes, for ``GET /_emulator/events`` and replays.
+        self.events: deque[dict[str, Any]] = deque(maxlen=config.event_log_limit)
         self.outbox: list[dict[str, Any]] = []
+        #: Hands an envelope to the webhook sender; set by the app's lifespan while a sender runs.
+        self.deliver: Callable[[dict[str, Any]], None] | None = None
         self.presigner = Presigner(config.credentials.app_secret)
         #: Where presigned URLs point; the server replaces it with its real address once it is listening.
         self.public_base_url = "http://127.0.0.1"
+        self.event_source = EventSource(
+            app_id=self.app_id,
+            account_id=self.account_id,
+            template_id=self.template_id,
+            new_uuid=self._new_uuid,
+            asset=self.asset_by_id,
+            presigned_url=self._presigned_url,
+            now=clock.now,
+        )
 
     def _random_hex(self) -> str:
         return f"{self.rng.getrandbits(96):024x}"
+
+    def _new_uuid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def _presigned_url(self, asset_id: str, at: float) -> str:
+        return self.presigner.url(self.public_base_url, asset_id, int(at) + DEFAULT_PRESIGN_SECONDS)
 
     def new_id(self, at: float) -> str:
         self._last_second = max(self._last_second, int(at))
@@ -152,14 +122,32 @@ class EmulatorState:
     # -- events -------------------------------------------------------------------------------------------------
 
     def _emit(self, kind: str, at: float, data: dict[str, Any]) -> None:
-        event = envelope(self, kind, at, data)
+        event = envelope(self.event_source, kind, at, data)
         self.events.append(event)
         if self.config.webhook_url:
             self.outbox.append(event)
 
-    def drain_outbox(self) -> list[dict[str, Any]]:
+    def flush_events(self) -> None:
+        """Hand queued envelopes to the sender (dropped when none runs, i.e. outside the app's lifespan)."""
         events, self.outbox = self.outbox, []
-        return events
+        if self.deliver is not None:
+            for event in events:
+                self.deliver(event)
+
+    def stored_event(self, event_id: str) -> dict[str, Any]:
+        for event in self.events:
+            if event["id"] == event_id:
+                return event
+        raise ApiError(404, "event not found", [f"no stored event has id {event_id[:64]!r}"])
+
+    def redeliver(self, event_id: str, copies: int) -> dict[str, Any]:
+        """Send a stored envelope ``copies`` more times, unchanged (same ``id``): a replay or a duplicate delivery."""
+        event = self.stored_event(event_id)
+        if self.deliver is None:
+            raise ApiError(409, "webhooks are not configured; start the emulator with --webhook-url")
+        for _ in range(copies):
+            self.deliver(event)
+        return event
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -181,7 +169,7 @@ class EmulatorState:
     def _advance(self, rec: Recording, now: float) -> None:
         if rec.status == "starting" and now >= rec.running_at:
             rec.status, rec.started_at, rec.updated_at = "running", rec.running_at, rec.running_at
-            self._emit("beam.started.success", rec.running_at, beam_event_data(self, "beam.started.success", rec))
+            self._emit("beam.started.success", rec.running_at, self._beam("beam.started.success", rec))
         if rec.stop_requested_at is None:
             return
         stop_at = rec.stop_requested_at
@@ -189,7 +177,7 @@ class EmulatorState:
             # Stopped before the recorder joined: the job fails with BEAM_STOPPED (reference §8, §9).
             rec.status, rec.stopped_at, rec.updated_at = "failed", stop_at, stop_at
             self._finish(rec)
-            self._emit("beam.failure", stop_at, beam_event_data(self, "beam.failure", rec))
+            self._emit("beam.failure", stop_at, self._beam("beam.failure", rec))
             return
         done_at = stop_at + self.config.processing_time
         if rec.status == "stopping":
@@ -197,16 +185,23 @@ class EmulatorState:
             self._schedule(rec, done_at)
         if rec.status == "post_processing" and now >= done_at:
             self._complete(rec, done_at)
+        if rec.transcription_due is not None and now >= rec.transcription_due:
+            self._complete_transcription(rec, rec.transcription_due)
+
+    def _beam(self, kind: str, rec: Recording, stop_at: float | None = None) -> dict[str, Any]:
+        return beam_event_data(self.event_source, kind, rec, stop_at)
 
     def _complete(self, rec: Recording, at: float) -> None:
         count = 2 + len(rec.transcript_modes) + (1 if rec.summary else 0)
+        started_at = rec.started_at if rec.started_at is not None else rec.created_at
         assets = build_assets(
             ids=[self.new_id(at) for _ in range(count)],
             job_id=rec.id,
             room_id=rec.room_id,
             session_id=rec.session_id,
+            prefix=self.account_id,
             created_at=at,
-            duration=rec.duration,
+            meeting=Meeting(rec.id, started_at, rec.duration, rec.summary_sections),
             width=rec.width,
             height=rec.height,
             audio_only=rec.audio_only,
@@ -220,10 +215,22 @@ class EmulatorState:
         rec.asset_ids = [a.id for a in assets]
         rec.status, rec.updated_at = "completed", at
         self._finish(rec)
-        self._emit("beam.recording.success", at, beam_event_data(self, "beam.recording.success", rec))
-        if rec.transcript_modes:
-            for kind in ("transcription.started.success", "transcription.success"):
-                self._emit(kind, at, transcription_event_data(self, kind, rec))
+        self._emit("beam.recording.success", at, self._beam("beam.recording.success", rec))
+        if count > 2:
+            # Transcripts and summary are listed at once in ``processing`` (start-recording page) and the
+            # transcription starts now; it completes after the documented delay (see transcription_delay).
+            kind = "transcription.started.success"
+            self._emit(kind, at, transcription_event_data(self.event_source, kind, rec, at))
+            rec.transcription_due = at + transcription_delay(rec.duration, self.config.processing_time)
+            self.store.unfinished[rec.id] = rec
+            self._schedule(rec, rec.transcription_due)
+
+    def _complete_transcription(self, rec: Recording, at: float) -> None:
+        complete_transcription([self.store.assets[i] for i in rec.asset_ids or []])
+        rec.transcription_due = None
+        self.store.unfinished.pop(rec.id, None)
+        kind = "transcription.success"
+        self._emit(kind, at, transcription_event_data(self.event_source, kind, rec, at))
 
     def _finish(self, rec: Recording) -> None:
         self.store.unfinished.pop(rec.id, None)
@@ -252,6 +259,7 @@ class EmulatorState:
             audio_only=options["audio_only"],
             transcript_modes=modes,
             summary=options["summary"],
+            summary_sections=options["summary_sections"],
             asset_types=["room-composite", "chat"]
             + (["transcript"] if modes else [])
             + (["summary"] if options["summary"] else []),
@@ -273,7 +281,7 @@ class EmulatorState:
             rec.paused_since = None
         if rec.status == "running":
             rec.status = "stopping"
-            self._emit("beam.stopped.success", now, beam_event_data(self, "beam.stopped.success", rec, stop_at=now))
+            self._emit("beam.stopped.success", now, self._beam("beam.stopped.success", rec, stop_at=now))
         else:
             rec.status = "stopping"
         rec.stop_requested_at = rec.updated_at = now

@@ -15,6 +15,7 @@ import math
 import re
 from typing import Any
 
+from .content import DEFAULT_SUMMARY_SECTIONS
 from .responses import ApiError
 
 __all__ = [
@@ -105,9 +106,10 @@ def _resolution(raw: dict[str, Any] | None) -> tuple[int, int]:
     return width, height
 
 
-def _transcription(raw: dict[str, Any] | None) -> tuple[list[str], bool]:
+def _transcription(raw: dict[str, Any] | None) -> tuple[list[str], tuple[tuple[str, str], ...] | None]:
+    """Output modes and the summary sections (``None`` when the summary is off)."""
     if raw is None or not _get(raw, "enabled", bool, "transcription.enabled"):
-        return [], False
+        return [], None
     modes = _get(raw, "output_modes", list, "transcription.output_modes")
     if modes is None:
         modes = list(OUTPUT_MODES)
@@ -122,7 +124,7 @@ def _transcription(raw: dict[str, Any] | None) -> tuple[list[str], bool]:
         raise _type_error("transcription.custom_vocabulary")
     summary = _get(raw, "summary", dict, "transcription.summary")
     if summary is None or not _get(summary, "enabled", bool, "transcription.summary.enabled"):
-        return modes, False
+        return modes, None
     context = _get(summary, "context", str, "transcription.summary.context") or ""
     if len(context) > 300:
         raise _invalid("transcription.summary.context must be at most 300 characters")
@@ -132,6 +134,7 @@ def _transcription(raw: dict[str, Any] | None) -> tuple[list[str], bool]:
     sections = _get(summary, "sections", list, "transcription.summary.sections") or []
     if len(sections) > 6:
         raise _invalid("transcription.summary.sections must have at most 6 entries")
+    chosen: list[tuple[str, str]] = []
     for index, section in enumerate(sections):
         where = f"transcription.summary.sections[{index}]"
         if not isinstance(section, dict):
@@ -142,7 +145,9 @@ def _transcription(raw: dict[str, Any] | None) -> tuple[list[str], bool]:
             raise _invalid(f"{where}.title is required and must be at most 100 characters")
         if fmt not in ("bullets", "paragraph"):
             raise _invalid(f"{where}.format is required and must be bullets or paragraph")
-    return modes, True
+        chosen.append((title, fmt))
+    # Without sections, the template's defaults apply (enable-transcription-and-summary page, dashboard defaults).
+    return modes, tuple(chosen) or DEFAULT_SUMMARY_SECTIONS
 
 
 def parse_start_options(body: Any, room_id: str) -> dict[str, Any]:
@@ -158,7 +163,7 @@ def parse_start_options(body: Any, room_id: str) -> dict[str, Any]:
     destination = _get(body, "destination", str, "destination") or ""
     audio_only = bool(_get(body, "audio_only", bool, "audio_only"))
     width, height = _resolution(_get(body, "resolution", dict, "resolution"))
-    modes, summary = _transcription(_get(body, "transcription", dict, "transcription"))
+    modes, sections = _transcription(_get(body, "transcription", dict, "transcription"))
     return {
         "meeting_url": meeting_url,
         "destination": destination,
@@ -166,7 +171,8 @@ def parse_start_options(body: Any, room_id: str) -> dict[str, Any]:
         "width": width,
         "height": height,
         "transcript_modes": modes,
-        "summary": summary,
+        "summary": sections is not None,
+        "summary_sections": sections or (),
     }
 
 

@@ -1,8 +1,10 @@
 """The requirements manifest: each emulated behaviour, where it comes from, and the tests that enforce it.
 
-Citations point into ``/work/shared/reference/100ms-recordings-api.md`` (section and evidence tag) or product.md.
-``tests/emulator/test_requirements_manifest.py`` checks that every listed test exists and carries the
-``@pytest.mark.requirement(id)`` marker, and that every emulator test is listed here.
+Citations name the public 100ms docs page a behaviour follows (``D`` + URL path under https://www.100ms.live/docs/) or
+the section of the project's 100ms API reference notes (``§N`` with its evidence tag: C confirmed, O observed,
+I inferred), product.md, or an issue. ``tests/emulator/test_requirements_manifest.py`` checks that every listed test
+exists and carries the ``@pytest.mark.requirement(id)`` marker, and that every emulator test is listed here. This is
+test-only code: it lives under tests/, out of the wheel (issue 12).
 """
 
 from __future__ import annotations
@@ -205,8 +207,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     ),
     Requirement(
         "ASSET-CREATE",
-        "§4.8, §9 [C types; I timing]",
-        "assets created on completion",
+        "§4.8, §9 [C types]; D/server-side/v2/api-reference/recordings/get-recording",
+        "assets created on completion (transcripts and summary in processing, see TRANSCRIPTION-PROCESSING)",
         (
             "test_assets_and_presign::test_completion_creates_composite_with_resolution_and_chat",
             "test_assets_and_presign::test_transcription_adds_one_transcript_per_output_mode_and_a_summary",
@@ -241,12 +243,138 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     ),
     Requirement(
         "WEBHOOK-EVENTS",
-        "§8 [C D:wh]",
+        "§8 [C]; D/server-side/v2/how-to-guides/configure-webhooks/webhook (beam.failure: Beam stopped too early)",
         "beam.* and transcription.* events in the 100ms envelope",
         (
             "test_webhooks::test_a_recording_emits_started_stopped_and_recording_success_in_the_100ms_envelope",
             "test_webhooks::test_stop_before_running_emits_beam_failure_beam_stopped",
             "test_webhooks::test_transcription_emits_transcription_events_with_asset_ids",
+        ),
+    ),
+    Requirement(
+        "WEBHOOK-METADATA",
+        "D/server-side/v2/how-to-guides/configure-webhooks/webhook (metadata_id, metadata_timestamp)",
+        "metadata_id a fresh UUID per message; metadata_timestamp the message's creation (send) time",
+        ("test_webhooks::test_metadata_id_is_a_fresh_id_per_message_and_metadata_timestamp_the_send_time",),
+    ),
+    Requirement(
+        "WEBHOOK-HEADERS",
+        "D/server-side/v2/how-to-guides/configure-webhooks/secure-webhooks; issue 15",
+        "--webhook-header NAME:VALUE (repeatable) sent with every delivery; malformed headers refused unechoed",
+        (
+            "test_webhooks::test_a_recording_emits_started_stopped_and_recording_success_in_the_100ms_envelope",
+            "test_webhooks::test_webhook_header_flag_is_repeatable_and_refuses_malformed_headers_without_echoing_the_value",
+            "test_webhooks::test_admin_replays_a_stored_event_and_sends_duplicates_with_the_same_envelope_id",
+        ),
+    ),
+    Requirement(
+        "ADMIN-REPLAY",
+        "issue 15; D/server-side/v2/api-reference/analytics/replay-webhook-events",
+        "admin API lists stored events, replays one and sends duplicates with the same envelope id",
+        (
+            "test_webhooks::test_admin_replays_a_stored_event_and_sends_duplicates_with_the_same_envelope_id",
+            "test_webhooks::test_replay_without_a_webhook_url_answers_409_and_sends_nothing",
+        ),
+    ),
+    Requirement(
+        "TRANSCRIPTION-PROCESSING",
+        "D/server-side/v2/api-reference/recordings/start-recording-for-room; "
+        "D/server-side/v2/how-to-guides/enable-transcription-and-summary (Limitations) [I scale]",
+        "transcripts/summary processing for max(20 % of duration, 5 min) x processing_time/60, then completed",
+        (
+            "test_transcription::"
+            "test_transcripts_and_summary_stay_processing_for_20_percent_of_the_duration_or_5_minutes_scaled",
+            "test_webhooks::test_transcription_emits_transcription_events_with_asset_ids",
+        ),
+    ),
+    Requirement(
+        "SUMMARY-SECTIONS",
+        "D/server-side/v2/how-to-guides/enable-transcription-and-summary (Example Output Files, default values)",
+        "summary.json is {summary: {sections: [{title, format, bullets, paragraph}]}} with the requested sections",
+        (
+            "test_transcription::test_summary_has_exactly_the_requested_sections_in_the_documented_shape",
+            "test_transcription::test_summary_without_sections_uses_the_documented_template_defaults",
+        ),
+    ),
+    Requirement(
+        "TRANSCRIPT-FORMATS",
+        "D/server-side/v2/how-to-guides/enable-transcription-and-summary (Example Output Files)",
+        "json words[]/sentences[]; txt and srt lines labelled with the speaker",
+        (
+            "test_asset_content::test_json_transcript_has_words_and_sentences_with_speaker_and_millisecond_times",
+            "test_asset_content::test_txt_and_srt_transcripts_label_every_line_with_its_speaker",
+        ),
+    ),
+    Requirement(
+        "CHAT-CSV",
+        "D/get-started/v2/get-started/features/recordings/chat-recording (File structure)",
+        "chat CSV header SenderPeerID,SenderName,SenderUserID,Roles,SentAt,Type,Message with plausible rows",
+        ("test_asset_content::test_chat_csv_has_the_documented_header_and_plausible_broadcast_rows",),
+    ),
+    Requirement(
+        "ASSET-THUMBNAILS",
+        "D/server-side/v2/api-reference/recording-assets/get-asset; .../recording-assets/overview",
+        "thumbnails present on every asset, null (only room-vod has thumbnails)",
+        ("test_asset_content::test_every_asset_carries_thumbnails_null",),
+    ),
+    Requirement(
+        "ASSET-PATHS",
+        "D/get-started/v2/get-started/features/recordings/recording-assets/storage-configuration; "
+        "D/get-started/v2/get-started/features/recordings/chat-recording [I transcript/summary]",
+        "<prefix>/beam|chat|transcript|summary/<room_id>/<start_date>/Rec-<room_id>-<epoch>.<ext>",
+        ("test_asset_content::test_storage_paths_follow_the_documented_beam_and_chat_forms",),
+    ),
+    Requirement(
+        "DOWNLOAD-SIZE",
+        "D/server-side/v2/api-reference/recording-assets/overview (size in bytes)",
+        "a download is exactly size bytes with Content-Length",
+        ("test_downloads::test_every_download_is_exactly_size_bytes_with_a_matching_content_length",),
+    ),
+    Requirement(
+        "DOWNLOAD-MP4",
+        "D/server-side/v2/api-reference/recording-assets/get-asset (room-composite mp4, resolution)",
+        "the composite is an ISO BMFF MP4 that ffprobe reads without error, at the recorded resolution and duration",
+        (
+            "test_downloads::test_composite_download_is_an_mp4_that_ffprobe_reads_without_error",
+            "test_downloads::test_ffprobe_reads_a_multi_gigabyte_composite_straight_from_its_presigned_url",
+        ),
+    ),
+    Requirement(
+        "DOWNLOAD-RANGE",
+        "RFC 9110 §14 as object storage serves presigned URLs (§4.11) [I single range]",
+        "Range bytes=a-b / a- / -n -> 206 + Content-Range; 416 beyond the end; If-Range; HEAD; resume over a socket",
+        (
+            "test_downloads::test_range_requests_answer_206_with_content_range_and_416_beyond_the_end",
+            "test_downloads::test_an_interrupted_download_resumes_with_range_over_a_socket_to_the_same_bytes",
+            "test_downloads::test_a_cut_fault_interrupts_a_download_after_n_bytes_and_a_range_request_resumes_it",
+        ),
+    ),
+    Requirement(
+        "DOWNLOAD-BOUNDED",
+        "common rules (everything bounded)",
+        "downloads stream in bounded chunks; memory does not grow with size",
+        ("test_downloads::test_a_large_composite_streams_through_a_socket_in_bounded_memory",),
+    ),
+    Requirement(
+        "WEBHOOK-BOUNDED",
+        "common rules (everything bounded)",
+        "webhook_queue_limit bounds waiting envelopes; overflow dropped and counted",
+        ("test_webhooks::test_envelopes_beyond_the_webhook_queue_limit_are_dropped_and_counted",),
+    ),
+    Requirement(
+        "FAULT-CUT",
+        "product.md admin API; issue 18 (download resumes after an interruption)",
+        "fault mode cut: status, headers and after_bytes of the body, then the connection closes",
+        ("test_downloads::test_a_cut_fault_interrupts_a_download_after_n_bytes_and_a_range_request_resumes_it",),
+    ),
+    Requirement(
+        "LAYOUT",
+        "issue 12 (no import cycles; admin routes take the state; test-only code out of the wheel)",
+        "no import cycles inside emulator/, type-only included; requirements manifest under tests/",
+        (
+            "test_module_layout::test_emulator_modules_import_each_other_without_a_cycle_even_for_type_checking",
+            "test_module_layout::test_the_cycle_finder_reports_a_cycle_it_is_given",
+            "test_module_layout::test_the_requirements_manifest_is_test_code_not_part_of_the_package",
         ),
     ),
     Requirement(
