@@ -1,4 +1,4 @@
-"""The tool surface as data: what ``tools --json`` prints, what the committed snapshot holds, and the README table.
+"""The tool surface and the command synopsis as data: what ``tools --json`` prints, the snapshot, the README.
 
 ``tests/builtin/test_surface_snapshot.py`` fails when the code, ``tests/snapshots/tools.json`` and the README's table
 disagree; ``UPDATE_SNAPSHOTS=1`` rewrites the snapshot and the table for review as a diff.
@@ -9,18 +9,30 @@ from __future__ import annotations
 from typing import Any
 
 from hms_recordings.faces.mcp import describe_tools
-from hms_recordings.runtime.engine import Engine
+from hms_recordings.runtime.inventory import Inventory
 
-__all__ = ["README_END", "README_START", "readme_table", "replace_readme_table", "tool_surface"]
+__all__ = [
+    "README_END",
+    "README_START",
+    "SYNOPSIS_END",
+    "SYNOPSIS_START",
+    "readme_table",
+    "replace_between",
+    "replace_readme_table",
+    "tool_surface",
+]
 
 README_START = "<!-- tools:start (generated from tests/snapshots/tools.json; UPDATE_SNAPSHOTS=1 pytest rewrites it) -->"
 README_END = "<!-- tools:end -->"
+SYNOPSIS_START = "<!-- synopsis:start (generated from the argument parser; UPDATE_SNAPSHOTS=1 pytest rewrites it) -->"
+SYNOPSIS_END = "<!-- synopsis:end -->"
 
 
-def tool_surface(engine: Engine) -> list[dict[str, Any]]:
-    surface = describe_tools(engine)
+def tool_surface(inventory: Inventory) -> list[dict[str, Any]]:
+    """Every tool of the inventory as ``tools/list`` shows it, plus the toolset it belongs to."""
+    surface = describe_tools(list(inventory.tools.values()))
     for entry in surface:
-        compiled = engine.all_tools[entry["name"]]
+        compiled = inventory.tools[entry["name"]]
         if compiled.tool.toolset:
             entry["toolset"] = compiled.tool.toolset
     return surface
@@ -45,6 +57,10 @@ def readme_table(surface: list[dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
+def replace_between(text: str, start_marker: str, end_marker: str, body: str) -> str:
+    start, end = text.index(start_marker), text.index(end_marker)
+    return text[: start + len(start_marker)] + "\n" + body + "\n" + text[end:]
+
+
 def replace_readme_table(readme: str, table: str) -> str:
-    start, end = readme.index(README_START), readme.index(README_END)
-    return readme[: start + len(README_START)] + "\n" + table + "\n" + readme[end:]
+    return replace_between(readme, README_START, README_END, table)

@@ -10,8 +10,18 @@ from jsonschema import Draft202012Validator
 
 from hms_recordings.capability.loader import BUILTIN_CAPABILITY, load_capability, load_file
 from hms_recordings.capability.yamlsource import dump_parsed, parse_yaml, parsed_companion, read_yaml
-from hms_recordings.runtime.engine import Engine, RuntimeSettings
-from hms_recordings.surface import README_END, README_START, readme_table, replace_readme_table, tool_surface
+from hms_recordings.cli import synopsis
+from hms_recordings.runtime.inventory import compile_inventory
+from tests.surface import (
+    README_END,
+    README_START,
+    SYNOPSIS_END,
+    SYNOPSIS_START,
+    readme_table,
+    replace_between,
+    replace_readme_table,
+    tool_surface,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = ROOT / "tests" / "snapshots" / "tools.json"
@@ -19,8 +29,7 @@ README = ROOT / "README.md"
 
 
 def current_surface() -> list[dict[str, object]]:
-    engine = Engine(load_file(), RuntimeSettings(env={}))
-    return tool_surface(engine)
+    return tool_surface(compile_inventory(load_file(), strict=True))
 
 
 def test_the_tool_surface_matches_the_committed_snapshot() -> None:
@@ -41,6 +50,15 @@ def test_the_readme_tool_table_is_generated_from_the_snapshot() -> None:
         readme = expected
     assert README_START in readme and README_END in readme
     assert readme == expected, "README tool table is stale: run UPDATE_SNAPSHOTS=1 pytest tests/builtin"
+
+
+def test_the_readme_command_synopsis_is_generated_from_the_argument_parser() -> None:
+    readme = README.read_text(encoding="utf-8")
+    expected = replace_between(readme, SYNOPSIS_START, SYNOPSIS_END, "```\n" + synopsis() + "```")
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        README.write_text(expected, encoding="utf-8")
+        readme = expected
+    assert readme == expected, "README command synopsis is stale: run UPDATE_SNAPSHOTS=1 pytest tests/builtin"
 
 
 def test_every_tool_declares_a_toolset_annotations_and_a_title() -> None:
@@ -65,8 +83,7 @@ def test_the_built_in_capability_ships_an_up_to_date_parsed_copy() -> None:
     text = BUILTIN_CAPABILITY.read_text(encoding="utf-8")
     parsed = parse_yaml(text, str(BUILTIN_CAPABILITY))
     # The companion vouches for every tool schema, so the runtime can skip the meta-schema check: check them here.
-    engine = Engine(load_capability(parsed), RuntimeSettings(env={}))
-    for compiled in engine.all_tools.values():
+    for compiled in compile_inventory(load_capability(parsed), strict=True).tools.values():
         Draft202012Validator.check_schema(compiled.input_schema)
     expected = dump_parsed(parsed, text, schemas_checked=True)
     companion = parsed_companion(BUILTIN_CAPABILITY)

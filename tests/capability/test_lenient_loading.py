@@ -11,7 +11,8 @@ import pytest
 from hms_recordings.capability.loader import load_capability
 from hms_recordings.capability.yamlsource import parse_yaml
 from hms_recordings.errors import BindingError, CapabilityError
-from hms_recordings.runtime.engine import Engine, RuntimeSettings
+from hms_recordings.runtime.service import CapabilityService
+from tests.rig import open_service
 
 pytestmark = pytest.mark.anyio
 
@@ -80,14 +81,14 @@ class Recorder:
         return httpx2.Response(self.status, json=self.answer)
 
 
-def engine_for(text: str, recorder: Recorder, env: dict[str, str] | None = None) -> Engine:
+def engine_for(text: str, recorder: Recorder, env: dict[str, str] | None = None) -> CapabilityService:
     capability = load_capability(parse_yaml(text, "test.yaml"))
-    return Engine(
+    return open_service(
         capability,
-        RuntimeSettings(
-            env={"API_TOKEN": "tok-123456"} if env is None else env,
-            transports={"things": httpx2.MockTransport(recorder)},
-        ),
+        env={"API_TOKEN": "tok-123456"} if env is None else env,
+        transport=httpx2.MockTransport(recorder),
+        upstream=None,
+        strict=True,
     )
 
 

@@ -16,14 +16,15 @@ import pytest
 from hms_recordings.capability.loader import load_file
 from hms_recordings.emulator import EmulatorApp, EmulatorConfig, ManualClock, create_app
 from hms_recordings.hms.tokens import mint_management_token
-from hms_recordings.runtime.engine import Engine, RuntimeSettings
+from hms_recordings.runtime.service import CapabilityService
 from hms_recordings.runtime.upstream import RetryPolicy
+from tests.rig import open_service
 
 FILES = Path(__file__).parent / "files"
 ROOM = "65f0c0ffee0000000000a001"
 UPSTREAM = "http://emulator.test/v2"
 
-MakeEngine = Callable[..., Engine]
+MakeEngine = Callable[..., CapabilityService]
 
 
 @pytest.fixture
@@ -39,24 +40,21 @@ def token(emulator: EmulatorApp) -> str:
 
 @pytest.fixture
 async def make_engine(emulator: EmulatorApp, token: str) -> AsyncIterator[MakeEngine]:
-    """``make_engine("x.yaml", env={...})``: an engine for ``files/x.yaml``, every consumed API on the emulator."""
+    """``make_engine("x.yaml", env={...})``: a service for ``files/x.yaml``, every consumed API on the emulator."""
     transport = httpx2.ASGITransport(app=emulator)
-    engines: list[Engine] = []
+    engines: list[CapabilityService] = []
 
-    def make(name: str | Path, *, env: dict[str, str] | None = None, **settings: Any) -> Engine:
-        capability = load_file(FILES / name)
-        engine = Engine(
-            capability,
-            RuntimeSettings(
-                transports={ns: transport for ns in capability.consumes},
-                upstreams={ns: UPSTREAM for ns in capability.consumes},
-                env={"HMS_MANAGEMENT_TOKEN": token, **(env or {})},
-                retry=RetryPolicy(attempts=1),  # failures under test must not be retried (and so never wait)
-                **settings,
-            ),
+    def make(name: str | Path, *, env: dict[str, str] | None = None, **settings: Any) -> CapabilityService:
+        service = open_service(
+            load_file(FILES / name),
+            transport=transport,
+            upstream=UPSTREAM,
+            env={"HMS_MANAGEMENT_TOKEN": token, **(env or {})},
+            retry=RetryPolicy(attempts=1),  # failures under test must not be retried (and so never wait)
+            **{"strict": True, **settings},  # a declaration these files get wrong must fail the test loudly
         )
-        engines.append(engine)
-        return engine
+        engines.append(service)
+        return service
 
     yield make
     for engine in engines:

@@ -11,7 +11,7 @@ from hms_recordings.capability.loader import load_capability
 from hms_recordings.capability.model import Hints
 from hms_recordings.capability.yamlsource import parse_yaml
 from hms_recordings.errors import CapabilityError
-from hms_recordings.runtime.engine import Engine, RuntimeSettings
+from tests.rig import open_service
 
 from .conftest import MakeEngine
 
@@ -31,7 +31,7 @@ async def test_a_ref_tool_runs_the_function_and_maps_with_its_outputs(make_engin
 
 @pytest.mark.anyio
 async def test_a_ref_tool_without_name_or_description_takes_the_functions(make_engine: MakeEngine) -> None:
-    tool = make_engine("aggregates.yaml").tools["get-recording"]
+    tool = make_engine("aggregates.yaml").inventory.tools["get-recording"]
 
     assert tool.tool.description == "Get a recording's id and status."
     assert tool.input_schema["required"] == ["recording_id"]
@@ -39,7 +39,7 @@ async def test_a_ref_tool_without_name_or_description_takes_the_functions(make_e
 
 @pytest.mark.anyio
 async def test_safe_semantics_give_read_only_and_not_destructive_hints(make_engine: MakeEngine) -> None:
-    tool = make_engine("aggregates.yaml").tools["get-recording"]
+    tool = make_engine("aggregates.yaml").inventory.tools["get-recording"]
 
     assert tool.hints == Hints(read_only=True, destructive=False, idempotent=True, open_world=None)
 
@@ -50,19 +50,19 @@ async def test_unsafe_semantics_give_not_read_only_and_explicit_hints_override_f
 ) -> None:
     engine = make_engine("aggregates.yaml")
 
-    assert engine.tools["stop-recording"].hints == Hints(read_only=False, destructive=True, idempotent=True)
+    assert engine.inventory.tools["stop-recording"].hints == Hints(read_only=False, destructive=True, idempotent=True)
     # explicit readOnly: false beats safe: true; destructive and idempotent still come from the semantics
-    assert engine.tools["recording-status"].hints == Hints(
+    assert engine.inventory.tools["recording-status"].hints == Hints(
         read_only=False, destructive=False, idempotent=True, open_world=True
     )
-    assert engine.tools["recording-status"].tool.label == "Recording status"
+    assert engine.inventory.tools["recording-status"].tool.label == "Recording status"
 
 
 @pytest.mark.anyio
 async def test_read_only_serving_keeps_tools_made_read_only_by_their_semantics(make_engine: MakeEngine) -> None:
     engine = make_engine("aggregates.yaml", read_only=True)
 
-    assert sorted(engine.tools) == ["get-recording"]
+    assert sorted(engine.inventory.tools) == ["get-recording"]
 
 
 CYCLE = """
@@ -88,4 +88,4 @@ def test_functions_that_refer_to_each_other_in_a_loop_are_refused_at_start_up() 
     capability = load_capability(parse_yaml(CYCLE, "cycle.yaml"))
 
     with pytest.raises(CapabilityError, match=r"`ref` loops \(loop.a -> loop.b -> loop.a\)"):
-        Engine(capability, RuntimeSettings(env={}))
+        open_service(capability, env={}, strict=True)

@@ -14,7 +14,7 @@ import pytest
 from hms_recordings.capability.loader import load_file
 from hms_recordings.emulator import EmulatorApp
 from hms_recordings.errors import BindingError, CapabilityError
-from hms_recordings.runtime.engine import Engine, RuntimeSettings
+from tests.rig import open_service
 
 from .conftest import FILES, ROOM, UPSTREAM, MakeEngine
 
@@ -34,13 +34,11 @@ async def test_variables_bound_from_yaml_json_and_the_environment_reach_the_requ
 ) -> None:
     recording = await record()
     capability = load_file(binds_dir(tmp_path, token))
-    settings = RuntimeSettings(
-        transports={"hms": httpx2.ASGITransport(app=emulator)},
-        upstreams={"hms": UPSTREAM},
-        env={"HMS_DEFAULT_ROOM": ROOM},
+    service = open_service(
+        capability, transport=httpx2.ASGITransport(app=emulator), upstream=UPSTREAM, env={"HMS_DEFAULT_ROOM": ROOM}
     )
 
-    async with Engine(capability, settings) as engine:
+    async with service as engine:
         outcome = await engine.call("default-room-recordings", {})
 
     assert outcome.error is None, outcome.error  # the token came from secrets.yaml
@@ -53,7 +51,7 @@ def test_a_key_missing_from_a_bound_file_stops_start_up_naming_key_and_file(tmp_
     capability = load_file(binds_dir(tmp_path, token, secrets={"other": "x"}))
 
     with pytest.raises(BindingError, match=r"hms-token \(in file:///\./secrets\.yaml\)"):
-        Engine(capability, RuntimeSettings(env={"HMS_DEFAULT_ROOM": ROOM}))
+        open_service(capability, env={"HMS_DEFAULT_ROOM": ROOM})
 
 
 @pytest.mark.anyio
@@ -63,8 +61,8 @@ async def test_an_imported_consumed_api_serves_under_its_as_name(make_engine: Ma
 
     outcome = await engine.call("recording-status", {"recording_id": recording["id"]})
 
-    assert sorted(engine.capability.consumes) == ["hms"]
-    assert engine.capability.consumes["hms"].operations["get-recording"].key == "hms.get-recording"
+    assert sorted(engine.inventory.capability.consumes) == ["hms"]
+    assert engine.inventory.capability.consumes["hms"].operations["get-recording"].key == "hms.get-recording"
     assert outcome.data == "completed"
 
 

@@ -64,7 +64,7 @@ async def test_an_unknown_recording_stops_the_chain_at_the_first_step(make_engin
 
 @pytest.mark.anyio
 async def test_the_compound_tool_publishes_its_declared_inputs_and_read_only_hints(make_engine: MakeEngine) -> None:
-    tool = make_engine("compound.yaml").tools[TOOL]
+    tool = make_engine("compound.yaml").inventory.tools[TOOL]
 
     assert tool.input_schema["required"] == ["recording_id"]
     assert set(tool.input_schema["properties"]) == {"recording_id", "presign_duration"}

@@ -14,10 +14,11 @@ from mcp import Client
 from hms_recordings.capability.loader import lenient_findings, load_file
 from hms_recordings.capability.validation import validate_file
 from hms_recordings.cli import main
-from hms_recordings.config import ServeConfig
 from hms_recordings.faces.mcp import build_mcp_server
-from hms_recordings.runtime.engine import Engine, RuntimeSettings
-from hms_recordings.serve import build_rest_http_app
+from hms_recordings.runtime.service import CapabilityService
+from hms_recordings.server.serve import Hosted, rest_face
+from hms_recordings.server.settings import ServeSettings
+from tests.rig import open_service
 
 from .conftest import FILES
 
@@ -33,13 +34,10 @@ def acme(request: httpx2.Request) -> httpx2.Response:
     return httpx2.Response(200, json={"ok": True})
 
 
-def engine() -> Engine:
+def engine() -> CapabilityService:
     capability = load_file(EVERYTHING)
     transport = httpx2.MockTransport(acme)
-    return Engine(
-        capability,
-        RuntimeSettings(transports={ns: transport for ns in capability.consumes}, env={"ACME_TOKEN": "acme-token-1"}),
-    )
+    return open_service(capability, transport=transport, upstream=None, env={"ACME_TOKEN": "acme-token-1"}, strict=True)
 
 
 def test_validate_strict_reports_no_deviation_and_nothing_that_stops_serving() -> None:
@@ -100,8 +98,9 @@ async def test_a_script_step_is_refused_when_called_with_an_error_naming_it() ->
 @pytest.mark.anyio
 async def test_the_rest_and_skill_exposes_of_the_file_are_served_too() -> None:
     async with engine() as e:
-        config = ServeConfig.build(e.capability, flags={"rest_port": 8080}, env={})
-        app = build_rest_http_app(e, config)
+        capability = e.inventory.capability
+        settings = ServeSettings.build(capability, flags={"rest_port": 8080}, env={})
+        app = rest_face(Hosted(e, [e], [capability]), settings)
         async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1:8080") as c:
             widgets = await c.get("/widgets", params={"limit": 2})
             skills = await c.get("/skills")

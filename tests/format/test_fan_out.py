@@ -8,7 +8,8 @@ import pytest
 from hms_recordings.capability.loader import load_capability
 from hms_recordings.capability.yamlsource import parse_yaml
 from hms_recordings.errors import CapabilityError
-from hms_recordings.runtime.engine import Engine, RuntimeSettings
+from hms_recordings.runtime.service import CapabilityService
+from tests.rig import open_service
 
 pytestmark = pytest.mark.anyio
 
@@ -55,14 +56,14 @@ def handler(request: httpx2.Request) -> httpx2.Response:
     return httpx2.Response(200, json={"item": request.url.path.rsplit("/", 1)[1]})
 
 
-def engine(for_each: str, seen: list[str]) -> Engine:
+def engine(for_each: str, seen: list[str]) -> CapabilityService:
     def record(request: httpx2.Request) -> httpx2.Response:
         seen.append(request.url.path)
         return handler(request)
 
     capability = load_capability(parse_yaml(TEXT.format(for_each=for_each), "fan-out.yaml"))
-    return Engine(
-        capability, RuntimeSettings(env={"TOKEN": "t-123456"}, transports={"shop": httpx2.MockTransport(record)})
+    return open_service(
+        capability, env={"TOKEN": "t-123456"}, transport=httpx2.MockTransport(record), upstream=None, strict=True
     )
 
 

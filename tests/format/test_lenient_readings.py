@@ -20,7 +20,7 @@ from hms_recordings.capability.strict import validate_strict
 from hms_recordings.capability.yamlsource import parse_yaml, read_yaml
 from hms_recordings.errors import CapabilityError
 from hms_recordings.faces.mcp import build_mcp_server
-from hms_recordings.runtime.engine import Engine, RuntimeSettings
+from tests.rig import compiled_tools
 
 from .conftest import FILES, MakeEngine
 
@@ -76,7 +76,7 @@ async def test_hints_written_on_an_aggregate_function_sit_between_semantics_and_
 ) -> None:
     recording = await record()
     engine = make_engine("lenient.yaml")
-    tool = engine.tools["status"]
+    tool = engine.inventory.tools["status"]
 
     outcome = await engine.call("status", {"recording_id": recording["id"]})
 
@@ -162,9 +162,7 @@ def test_a_static_resource_whose_location_is_missing_is_a_finding_at_load(tmp_pa
 
 
 def test_a_ref_tool_is_listed_under_its_functions_name_when_it_has_none() -> None:
-    engine = Engine(load_file(FILES / "aggregates.yaml"), RuntimeSettings(env={"HMS_MANAGEMENT_TOKEN": "t"}))
-
-    assert "get-recording" in engine.tools
+    assert "get-recording" in compiled_tools(load_file(FILES / "aggregates.yaml"))
 
 
 def test_a_dynamic_resource_calling_an_unknown_operation_is_a_finding_at_load(tmp_path: Path) -> None:

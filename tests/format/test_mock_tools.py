@@ -7,14 +7,15 @@ from mcp import Client
 
 from hms_recordings.capability.loader import load_file
 from hms_recordings.faces.mcp import build_mcp_server
-from hms_recordings.runtime.engine import Engine, RuntimeSettings
+from hms_recordings.runtime.service import CapabilityService
+from tests.rig import open_service
 
 from .conftest import FILES
 
 
-def engine() -> Engine:
+def engine() -> CapabilityService:
     # No transport and an unresolvable baseUri: any request would fail, so passing tests prove none is sent.
-    return Engine(load_file(FILES / "mock.yaml"), RuntimeSettings(env={}))
+    return open_service(load_file(FILES / "mock.yaml"), env={}, strict=True)
 
 
 @pytest.mark.anyio

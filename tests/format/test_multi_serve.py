@@ -11,7 +11,8 @@ from mcp import Client
 from hms_recordings.capability.loader import BUILTIN_CAPABILITY
 from hms_recordings.cli import build_parser, main
 from hms_recordings.errors import ConfigError
-from hms_recordings.multi import combined_server, plan_serving
+from hms_recordings.faces.mcp import build_mcp_server
+from hms_recordings.server.multi import combine, plan_serving
 
 from .conftest import FILES, MakeEngine
 
@@ -53,12 +54,12 @@ def test_one_port_flag_for_several_files_is_a_clash_too() -> None:
 def test_files_on_different_ports_each_keep_their_own_configuration() -> None:
     served = plan_serving(args(RECORDINGS, DUPLICATE), env=ENV)
 
-    assert [(s.file, s.config.port) for s in served] == [(RECORDINGS, 9090), (DUPLICATE, 9191)]
+    assert [(s.file, s.settings.port) for s in served] == [(RECORDINGS, 9090), (DUPLICATE, 9191)]
 
 
 def test_single_port_serves_on_the_port_flag_or_the_first_files_port() -> None:
-    assert plan_serving(args(RECORDINGS, ROOMS, "--single-port"), env=ENV)[0].config.port == 9090
-    assert plan_serving(args(RECORDINGS, ROOMS, "--single-port", "--port", "7000"), env=ENV)[0].config.port == 7000
+    assert plan_serving(args(RECORDINGS, ROOMS, "--single-port"), env=ENV)[0].settings.port == 9090
+    assert plan_serving(args(RECORDINGS, ROOMS, "--single-port", "--port", "7000"), env=ENV)[0].settings.port == 7000
 
 
 def test_several_files_over_stdio_need_single_port() -> None:
@@ -74,7 +75,7 @@ def test_upstream_and_tools_flags_apply_to_the_files_that_have_them() -> None:
         env=ENV,
     )
 
-    assert [(s.config.tools, s.config.upstreams) for s in served] == [
+    assert [(s.settings.tools, s.settings.upstreams) for s in served] == [
         ((), {}),
         (("hms-room-count",), {"rooms": "http://127.0.0.1:1/v2"}),
     ]
@@ -98,7 +99,7 @@ async def test_single_port_serves_every_files_tools_and_prompts_from_one_server(
     recording = await record()
     engines = [(RECORDINGS, make_engine(RECORDINGS)), (ROOMS, make_engine(ROOMS))]
 
-    async with Client(combined_server(engines)) as client:
+    async with Client(build_mcp_server(combine(engines))) as client:
         tools = sorted(t.name for t in (await client.list_tools()).tools)
         prompts = [p.name for p in (await client.list_prompts()).prompts]
         status = await client.call_tool("hms-recording-status", {"recording_id": recording["id"]})
@@ -115,7 +116,7 @@ async def test_single_port_refuses_a_tool_name_served_by_two_files_naming_both(m
     engines = [(RECORDINGS, make_engine(RECORDINGS)), (DUPLICATE, make_engine(DUPLICATE))]
 
     with pytest.raises(ConfigError) as raised:
-        combined_server(engines)
+        combine(engines)
 
     assert raised.value.message.startswith(
         f"tool `hms-recording-status` is served by both {RECORDINGS} and {DUPLICATE}; with --single-port"

@@ -93,7 +93,7 @@ async def test_a_failing_step_stops_the_chain_and_the_error_names_it(
 
 @pytest.mark.anyio
 async def test_without_input_parameters_the_schema_lists_what_the_steps_need(make_engine: MakeEngine) -> None:
-    tool = make_engine("orchestrated.yaml").tools["derived-inputs"]
+    tool = make_engine("orchestrated.yaml").inventory.tools["derived-inputs"]
 
     # recording_id: the first operation's path parameter; asset_id: the lookup's {{asset_id}}. The presign
     # step's own asset_id comes from the lookup, so it is not asked for twice.

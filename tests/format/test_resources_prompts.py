@@ -13,7 +13,7 @@ from mcp.shared.exceptions import MCPError
 
 from hms_recordings.capability.loader import load_file
 from hms_recordings.faces.mcp import build_mcp_server
-from hms_recordings.runtime.engine import Engine, RuntimeSettings
+from tests.rig import open_service
 
 from .conftest import FILES, MakeEngine
 
@@ -119,7 +119,7 @@ async def test_a_symlink_leading_out_of_a_static_location_is_not_served(tmp_path
     (tmp_path / "static").symlink_to(FILES / "static")
     (tmp_path / "cap.yaml").write_text(text)
 
-    engine = Engine(load_file(tmp_path / "cap.yaml"), RuntimeSettings(env={"HMS_MANAGEMENT_TOKEN": "t"}))
+    engine = open_service(load_file(tmp_path / "cap.yaml"), env={"HMS_MANAGEMENT_TOKEN": "t"}, strict=True)
     async with engine, Client(build_mcp_server(engine)) as client:
         uris = {str(r.uri) for r in (await client.list_resources()).resources}
 

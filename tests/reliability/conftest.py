@@ -9,23 +9,22 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
-from dataclasses import dataclass
 from functools import cache
 from itertools import count
 from typing import Any
 
 import anyio
-import httpx2
 import pytest
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hms_recordings.capability.loader import load_file
 from hms_recordings.capability.model import Capability
-from hms_recordings.emulator import ConnectionDropped, EmulatorApp, EmulatorConfig, create_app
+from hms_recordings.emulator import ConnectionDropped, EmulatorConfig
 from hms_recordings.hms.tokens import AppCredentials
-from hms_recordings.runtime.engine import CompiledTool, Engine, RuntimeSettings
+from hms_recordings.runtime.compiled import CompiledTool
 from hms_recordings.runtime.upstream import RetryPolicy, Timeouts
+from tests.rig import FAST_RETRY, Rig, compiled_tools, make_rig
 
 #: Recognisable secrets: if one of them shows anywhere it must not, a test names it.
 CANARY_KEY = "canary-access-key-5f1e0d"
@@ -33,9 +32,6 @@ CANARY_SECRET = "canary-app-secret-9c2b7d41e0aa-4d6f8b1c"
 CANARY_TOKEN = "canary-management-token-3a8f6c11"
 CANARY_CREDS = AppCredentials(CANARY_KEY, CANARY_SECRET)
 
-#: Fast back-off for tests: the same attempts and deadline logic as the defaults, in milliseconds.
-FAST_RETRY = RetryPolicy(attempts=4, backoff_base=0.001, backoff_max=0.01, deadline=10.0, max_retry_after=1.0)
-EMULATOR_BASE = "http://emulator.test"
 #: Tools whose result may carry a presigned download URL (the only results where one may appear).
 PRESIGNING_TOOLS = frozenset({"hms-get-recording-presigned-url", "hms-get-recording-download-links"})
 
@@ -51,7 +47,7 @@ def builtin() -> Capability:
 @cache
 def builtin_tools() -> dict[str, CompiledTool]:
     """The built-in tools as the engine compiles them (schemas, hints), without any upstream."""
-    return dict(Engine(builtin(), RuntimeSettings(env={"HMS_ACCESS_KEY": "k", "HMS_APP_SECRET": "s"})).tools)
+    return compiled_tools(builtin())
 
 
 def read_tools() -> list[str]:
@@ -68,19 +64,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-class HeaderSpy:
-    """ASGI middleware in front of the emulator that remembers the headers of every upstream request."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.seen: list[dict[str, str]] = []
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v2"):
-            self.seen.append({k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]})
-        await self.app(scope, receive, send)
 
 
 class FailFirst:
@@ -130,42 +113,9 @@ class Gate:
             self.in_flight -= 1
 
 
-@dataclass
-class Harness:
-    """An engine and the emulator behind it, plus the admin client that injects faults and reads the request log."""
-
-    app: EmulatorApp
-    engine: Engine
-    admin: httpx2.AsyncClient
-    spy: HeaderSpy
-    upstream: Any = None  # what ``wrap`` built around the emulator, if anything
-
-    async def faults(self, *rules: dict[str, Any]) -> None:
-        response = await self.admin.put("/_emulator/faults", json={"rules": list(rules)})
-        assert response.status_code == 200, response.text
-
-    async def clear_faults(self) -> None:
-        assert (await self.admin.delete("/_emulator/faults")).status_code == 204
-
-    async def requests(self) -> list[dict[str, Any]]:
-        response = await self.admin.get("/_emulator/requests")
-        assert response.status_code == 200
-        log: list[dict[str, Any]] = response.json()
-        return log
-
-    async def call_ok(self, tool: str, args: dict[str, Any]) -> Any:
-        outcome = await self.engine.call(tool, args)
-        assert outcome.error is None, f"{tool} {args}: {outcome.error}"
-        return outcome.data
-
-    def active_per_room(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for rec in self.app.emulator.store.recordings.values():
-            counts[rec.room_id] = counts.get(rec.room_id, 0) + 1
-        return counts
-
-
-HarnessFactory = Callable[..., AbstractAsyncContextManager[Harness]]
+#: The reliability suite's name for the one rig (tests/rig.py).
+Harness = Rig
+HarnessFactory = Callable[..., AbstractAsyncContextManager[Rig]]
 
 
 @asynccontextmanager
@@ -179,31 +129,24 @@ async def harness(
     wrap: Callable[[ASGIApp], ASGIApp] | None = None,
     capability: Capability | None = None,
     **emulator: Any,
-) -> AsyncIterator[Harness]:
-    """An engine over an in-process emulator (manual clock, no delays unless given) with the canary credentials."""
+) -> AsyncIterator[Rig]:
+    """The rig over an in-process emulator (manual clock, no delays unless given) with the canary credentials."""
     config = EmulatorConfig(
         credentials=CANARY_CREDS,
         seed=seed,
         **{"manual_clock": True, "start_delay": 0, "processing_time": 0, **emulator},
     )
-    app = create_app(config)
-    spy = HeaderSpy(app)
-    upstream_app: ASGIApp = wrap(spy) if wrap else spy
-    settings = RuntimeSettings(
-        upstreams={"recordings": f"{EMULATOR_BASE}/v2"},
-        transports={"recordings": httpx2.ASGITransport(app=upstream_app)},
+    async with make_rig(
+        capability or builtin(),
         env={"HMS_ACCESS_KEY": CANARY_KEY, "HMS_APP_SECRET": CANARY_SECRET} if env is None else env,
+        emulator=config,
+        wrap=wrap,
         retry=retry,
-        timeouts=timeouts or Timeouts(),
+        timeouts=timeouts,
         max_concurrency=max_concurrency,
-        retry_seed=seed,
-    )
-    async with (
-        app.router.lifespan_context(app),
-        Engine(capability or builtin(), settings) as engine,
-        httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=EMULATOR_BASE) as admin,
-    ):
-        yield Harness(app, engine, admin, spy, upstream_app if wrap else None)
+        seed=seed,
+    ) as rig:
+        yield rig
 
 
 @pytest.fixture
