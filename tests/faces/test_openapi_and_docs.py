@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 from jsonschema import Draft202012Validator
 
+from hms_recordings import __version__
 from hms_recordings.faces.rest_routes import plan_routes
 from hms_recordings.taxonomy import KINDS
 from tests.rig import Rig
@@ -16,6 +20,7 @@ from tests.rig import Rig
 pytestmark = pytest.mark.anyio
 
 METHODS = ("get", "post", "put", "patch", "delete")
+SNAPSHOT = Path(__file__).parent / "snapshots" / "openapi.json"
 
 
 @pytest.fixture
@@ -38,6 +43,14 @@ async def test_the_document_is_openapi_3_1_with_one_operation_per_served_route(r
         (path, method) for path, item in spec["paths"].items() for method in item
     }
     assert set(operations(spec)) == {r.tool.name for r in routes}  # x-tool routes are named after their tool
+
+
+async def test_the_built_in_document_is_the_committed_snapshot(spec: dict[str, Any]) -> None:
+    assert spec["info"]["version"] == __version__
+    text = json.dumps({**spec, "info": {**spec["info"], "version": "<version>"}}, indent=2, sort_keys=True) + "\n"
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        SNAPSHOT.write_text(text, encoding="utf-8")
+    assert SNAPSHOT.read_text(encoding="utf-8") == text, "the OpenAPI document changed: review and run UPDATE_SNAPSHOTS=1"
 
 
 async def test_every_schema_in_the_document_is_valid_json_schema(spec: dict[str, Any]) -> None:

@@ -25,6 +25,19 @@ PROBLEM = "application/problem+json"
 JSON_BODY = {"content-type": "application/json"}
 
 
+TRACE = {"X-Request-Id": "trace-1"}  # a fixed request id, so that a whole problem document can be expected
+
+
+def expected_problem(kind: str, status: int, detail: str, fields: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
+    """The whole problem document the REST face answers for a request sent with :data:`TRACE`."""
+    title = kind.replace("_", " ").capitalize()
+    body: dict[str, Any] = {"type": f"https://hms-recordings.dev/problems/{kind}", "title": title, "status": status}
+    body |= {"detail": f"{detail} (request trace-1)", "kind": kind}
+    if fields:
+        body["fields"] = list(fields)
+    return {**body, **extra, "request_id": "trace-1"}
+
+
 def problem(response: httpx2.Response, status: int, kind: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM
@@ -85,17 +98,22 @@ async def test_a_rest_route_gives_the_same_result_as_the_mcp_tool(rig: Rig, rest
 
 async def test_query_strings_are_read_as_the_schema_types(rest: httpx2.AsyncClient) -> None:
     assert (await rest.get("/recordings", params={"limit": "25"})).status_code == 200
-    body = problem(await rest.get("/recordings", params={"limit": "ten"}), 400, "invalid_arguments")
-    assert "`limit` must be of type integer" in body["detail"]
-    assert body["fields"] == ["limit"]
+    refused = await rest.get("/recordings", params={"limit": "ten"}, headers=TRACE)
+    assert refused.json() == expected_problem(
+        "invalid_arguments",
+        400,
+        "invalid arguments for hms-list-recordings: `limit` must be of type integer",
+        ("limit",),
+    )
 
 
 async def test_a_rest_error_has_the_kind_and_text_of_the_mcp_tool_error(rig: Rig, rest: httpx2.AsyncClient) -> None:
     missing = "6a10aa2d3e4f5a6b7c8d9e0f"
-    body = problem(await rest.get(f"/recordings/{missing}"), 404, "not_found")
+    said = f"recording {missing} does not exist; call hms-list-recordings to find recording ids."
+    response = await rest.get(f"/recordings/{missing}", headers=TRACE)
+    assert response.json() == expected_problem("not_found", 404, said)
     mcp = outcome_to_result(await rig.call("hms-get-recording", {"recording_id": missing}))
-    text = mcp.content[0].text  # type: ignore[union-attr]
-    assert text == f"not_found: {body['detail'].rsplit(' (request ', 1)[0]}"
+    assert [c.text for c in mcp.content] == [f"not_found: {said}"]  # type: ignore[union-attr]
 
 
 async def test_a_second_start_is_a_409_problem_naming_the_active_recording(rest: httpx2.AsyncClient) -> None:
@@ -110,28 +128,86 @@ async def test_a_second_start_is_a_409_problem_naming_the_active_recording(rest:
 # --------------------------------------------------------------------------------------------------------- bad input
 
 
+START_FIELDS = "audio_only, destination, if_active, meeting_url, resolution, room_id, transcription"
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
 @pytest.mark.parametrize(
-    ("body", "headers", "status", "says"),
+    ("body", "headers", "status", "detail", "fields"),
     [
-        (b"{not json", JSON_BODY, 400, "not valid JSON"),
-        (b"[1, 2]", JSON_BODY, 400, "must be a JSON object, not list"),
-        (b'{"meeting_url": "https://x.test/m", "bogus": 1}', JSON_BODY, 400, "unknown argument `bogus`"),
-        (b'{"room_id": "6a0f1c2d3e4f5a6b7c8d9e01"}', JSON_BODY, 400, "`room_id` is part of the path"),
-        (b'{"meeting_url": 5}', JSON_BODY, 400, "`meeting_url` must be of type string"),
-        (b"meeting_url=https://x.test", {"content-type": "application/x-www-form-urlencoded"}, 415, "application/json"),
-        (b"\xff\xfe", JSON_BODY, 400, "not valid JSON (not UTF-8)"),
-        (b'{"meeting_url": NaN}', JSON_BODY, 400, "not valid JSON (NaN is not a JSON number)"),
-        (b'{"meeting_url": "https://x.test/m", "resolution": -Infinity}', JSON_BODY, 400, "-Infinity is not a JSON"),
-        (b'{"meeting_url": "\\ud800"}', JSON_BODY, 400, "not valid Unicode (a lone surrogate)"),
-        (b'{"\\udfff": 1}', JSON_BODY, 400, "not valid Unicode (a lone surrogate)"),
-        (b'{"meeting_url": "\xed\xa0\x80"}', JSON_BODY, 400, "not valid JSON (not UTF-8)"),
+        (
+            b"{not json",
+            JSON_BODY,
+            400,
+            "the request body is not valid JSON (Expecting property name enclosed in double quotes)",
+            (),
+        ),
+        (b"[1, 2]", JSON_BODY, 400, "the request body must be a JSON object, not list", ()),
+        (
+            b'{"meeting_url": "https://x.test/m", "bogus": 1}',
+            JSON_BODY,
+            400,
+            f"invalid arguments for hms-start-recording: unknown argument `bogus` (allowed: {START_FIELDS})",
+            ("bogus",),
+        ),
+        (
+            b'{"room_id": "6a0f1c2d3e4f5a6b7c8d9e01"}',
+            JSON_BODY,
+            400,
+            "`room_id` is part of the path; do not repeat it in the body",
+            ("room_id",),
+        ),
+        (
+            b'{"meeting_url": 5}',
+            JSON_BODY,
+            400,
+            "invalid arguments for hms-start-recording: `meeting_url` must be of type string",
+            ("meeting_url",),
+        ),
+        (
+            b"meeting_url=https://x.test",
+            FORM,
+            415,
+            "send the request body as JSON, with Content-Type: application/json",
+            (),
+        ),
+        (b"\xff\xfe", JSON_BODY, 400, "the request body is not valid JSON (not UTF-8)", ()),
+        (b'{"meeting_url": NaN}', JSON_BODY, 400, "the request body is not valid JSON (NaN is not a JSON number)", ()),
+        (
+            b'{"meeting_url": "https://x.test/m", "resolution": -Infinity}',
+            JSON_BODY,
+            400,
+            "the request body is not valid JSON (-Infinity is not a JSON number)",
+            (),
+        ),
+        (
+            b'{"meeting_url": "\\ud800"}',
+            JSON_BODY,
+            400,
+            "the request body holds text that is not valid Unicode (a lone surrogate)",
+            (),
+        ),
+        (
+            b'{"\\udfff": 1}',
+            JSON_BODY,
+            400,
+            "the request body holds text that is not valid Unicode (a lone surrogate)",
+            (),
+        ),
+        (b'{"meeting_url": "\xed\xa0\x80"}', JSON_BODY, 400, "the request body is not valid JSON (not UTF-8)", ()),
     ],
 )
 async def test_bad_bodies_are_a_4xx_problem_and_nothing_is_sent_upstream(
-    rig: Rig, rest: httpx2.AsyncClient, body: bytes, headers: dict[str, str], status: int, says: str
+    rig: Rig,
+    rest: httpx2.AsyncClient,
+    body: bytes,
+    headers: dict[str, str],
+    status: int,
+    detail: str,
+    fields: tuple[str, ...],
 ) -> None:
-    response = await rest.post(f"/rooms/{ROOM}/recording/start", content=body, headers=headers)
-    assert says in problem(response, status, "invalid_arguments")["detail"]
+    response = await rest.post(f"/rooms/{ROOM}/recording/start", content=body, headers={**headers, **TRACE})
+    assert response.json() == expected_problem("invalid_arguments", status, detail, fields)
     assert await rig.upstream_requests() == []
 
 
@@ -184,22 +260,27 @@ async def put_faults(rig: Rig, *rules: dict[str, Any]) -> None:
 
 async def test_an_upstream_429_is_passed_through_with_retry_after(rig: Rig, rest: httpx2.AsyncClient) -> None:
     await put_faults(rig, {"method": "GET", "path_prefix": "/v2/recordings", "status": 429, "retry_after": 120})
-    response = await rest.get("/recordings")
-    body = problem(response, 429, "rate_limited")
+    response = await rest.get("/recordings", headers=TRACE)
+    said = "upstream answered 429: rate limit exceeded, retry after 120 seconds"
+    assert response.json() == expected_problem("rate_limited", 429, said, upstream_status=429, retry_after=120.0)
     assert response.headers["retry-after"] == "120"
-    assert body["retry_after"] == 120
-    assert body["upstream_status"] == 429
 
 
 async def test_an_upstream_failure_is_502(rig: Rig, rest: httpx2.AsyncClient) -> None:
     await put_faults(rig, {"method": "GET", "path_prefix": "/v2/recordings", "status": 500})
-    body = problem(await rest.get("/recordings"), 502, "upstream_error")
-    assert body["upstream_status"] == 500
+    response = await rest.get("/recordings", headers=TRACE)
+    said = "upstream answered 500: internal server error"
+    assert response.json() == expected_problem("upstream_error", 502, said, upstream_status=500)
 
 
 async def test_a_dropped_connection_is_502_upstream_unavailable(rig: Rig, rest: httpx2.AsyncClient) -> None:
     await put_faults(rig, {"method": "GET", "path_prefix": "/v2/recordings", "mode": "drop"})
-    problem(await rest.get("/recordings"), 502, "upstream_unavailable")
+    response = await rest.get("/recordings", headers=TRACE)
+    said = (
+        "the upstream closed the connection without answering (GET http://emulator.test/v2/recordings): "
+        "ConnectionDropped; gave up after 4 attempts within the 10s retry budget"
+    )
+    assert response.json() == expected_problem("upstream_unavailable", 502, said)
 
 
 async def test_an_upstream_timeout_is_504() -> None:
@@ -211,9 +292,12 @@ async def test_an_upstream_timeout_is_504() -> None:
 async def test_a_refused_credential_is_502_and_the_problem_holds_no_secret() -> None:
     token = "eyJhbGciOiJIUzI1NiJ9.eyJmYWtlIjoidG9rZW4ifQ.c2lnbmF0dXJlLW5vdC12YWxpZA"
     async with make_rig(env={"HMS_MANAGEMENT_TOKEN": token}) as rig, rest_face(rig) as rest:
-        response = await rest.get("/recordings")
-        body = problem(response, 502, "credentials")
-        assert "HMS_MANAGEMENT_TOKEN" in body["detail"]
+        response = await rest.get("/recordings", headers=TRACE)
+        said = (
+            "upstream answered 401: Token validation error (signature is invalid): the upstream refused our "
+            "credential; check HMS_ACCESS_KEY, HMS_APP_SECRET, HMS_MANAGEMENT_TOKEN"
+        )
+        assert response.json() == expected_problem("credentials", 502, said)
         assert token not in response.text
         assert "eyJ" not in response.text
 
