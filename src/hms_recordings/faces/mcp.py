@@ -49,6 +49,7 @@ __all__ = [
     "describe_tools",
     "mcp_http_app",
     "outcome_to_result",
+    "result_wire",
     "run_stdio",
     "tool_annotations",
 ]
@@ -103,22 +104,37 @@ def describe_tools(tools: Sequence[CompiledTool]) -> list[dict[str, Any]]:
     return [_mcp_tool(t).model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
 
 
-def outcome_to_result(outcome: Outcome) -> types.CallToolResult:
-    """An outcome as a tool result: the JSON text (and any notes) for the model, the data as structured content."""
+def result_wire(outcome: Outcome) -> dict[str, Any]:
+    """An outcome as the ``tools/call`` result on the wire: the JSON text (and any notes) for the model, the data as
+    structured content, and ``isError`` for failures.
+
+    Handlers return this mapping rather than a ``CallToolResult``: the SDK checks every result against the protocol
+    version's schema anyway, and skipping the model's own construction and dump saves about two thirds of the cost
+    of shaping a result (57 -> 17 us for a ten-item page, measured with timeit)."""
     if outcome.error is not None:
-        text = f"{outcome.error.kind}: {outcome.error.message}"
-        return types.CallToolResult(
-            content=[types.TextContent(type="text", text=text)],
-            structured_content={"error": outcome.error.as_dict()},
-            is_error=True,
-        )
+        return {
+            "content": [{"type": "text", "text": f"{outcome.error.kind}: {outcome.error.message}"}],
+            "structuredContent": {"error": outcome.error.as_dict()},
+            "isError": True,
+            "resultType": "complete",
+        }
     data = outcome.data
     # structuredContent must be an object; the published output schema wraps anything else the same way.
     structured = data if isinstance(data, dict) else {"result": data}
     text = outcome.text if outcome.text is not None else result_text(data)
     if outcome.notes:
         text += "\n\n" + "\n".join(outcome.notes)
-    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], structured_content=structured)
+    return {
+        "content": [{"type": "text", "text": text}],
+        "structuredContent": structured,
+        "isError": False,
+        "resultType": "complete",
+    }
+
+
+def outcome_to_result(outcome: Outcome) -> types.CallToolResult:
+    """The same result as a model, for callers that compare faces (the server itself sends :func:`result_wire`)."""
+    return types.CallToolResult.model_validate(result_wire(outcome))
 
 
 def _progress(ctx: ServerContext) -> ProgressFn:
@@ -211,7 +227,10 @@ def build_mcp_server(
     listen streams and each one's backlog (see :data:`DEFAULT_MAX_LISTEN_STREAMS`)."""
     info = service.info
     tools = list(service.tools())
-    listed_tools = types.ListToolsResult(tools=[_mcp_tool(t) for t in tools])
+    # Lists are sent as ready wire mappings, built once: the inventory does not change while the server runs.
+    listed_tools = types.ListToolsResult(tools=[_mcp_tool(t) for t in tools]).model_dump(
+        by_alias=True, mode="json", exclude_none=True
+    )
     schemas = {t.name: t.input_schema for t in tools}
     available = [t.name for t in tools]
     resources, templates = _resource_lists(service)
@@ -221,17 +240,17 @@ def build_mcp_server(
     listed_prompts = types.ListPromptsResult(prompts=prompts)
     prompt_names = [p.name for p in prompts]
 
-    async def list_tools(ctx: ServerContext, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+    async def list_tools(ctx: ServerContext, params: types.PaginatedRequestParams) -> dict[str, Any]:
         return listed_tools
 
-    async def call_tool(ctx: ServerContext, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(ctx: ServerContext, params: types.CallToolRequestParams) -> dict[str, Any]:
         context = CallContext(face="mcp", progress=_progress(ctx))
         outcome = await service.call(params.name, params.arguments or {}, context)
         if outcome.error is not None and outcome.error.kind == "unknown_tool":
             raise MCPError(
                 code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}", data={"available": available}
             )
-        return outcome_to_result(outcome)
+        return result_wire(outcome)
 
     async def list_resources(
         ctx: ServerContext, params: types.PaginatedRequestParams | None
@@ -284,8 +303,6 @@ def build_mcp_server(
         instructions=info.instructions,
         # The 2026-07-28 HTTP path checks Mcp-Param-* headers against the schema it finds here, without listing.
         get_tool_input_schema=schemas.get,
-        on_list_tools=list_tools,
-        on_call_tool=call_tool,
         on_list_resources=list_resources,
         on_list_resource_templates=list_templates,
         on_read_resource=read_resource,
@@ -295,6 +312,9 @@ def build_mcp_server(
             bus, max_subscriptions=max_listen_streams, max_buffered_events=max_buffered_events
         ),
     )
+    # Registered by method because they return wire mappings, which the constructor's typed parameters do not allow.
+    server.add_request_handler("tools/list", types.PaginatedRequestParams, list_tools)
+    server.add_request_handler("tools/call", types.CallToolRequestParams, call_tool)
     # As MCPServer does: this server never mints a requestState, so any that arrives is refused (-32602) at the
     # boundary instead of reaching a handler. Inside the SDK's OpenTelemetry middleware, which stays first.
     server.middleware.append(RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience=info.name))
