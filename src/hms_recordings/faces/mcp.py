@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import mcp_types as types
+import mcp.types as types
 from mcp.server import Server
 from mcp.server.context import ServerRequestContext
 from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
