@@ -8,10 +8,12 @@ from pathlib import Path
 import anyio
 import pytest
 
-from hms_recordings.cli import main
+from hms_recordings.cli import build_parser, main, synopsis
 from hms_recordings.emulator import EmulatorConfig, serve_in_background
 from hms_recordings.hms.tokens import AppCredentials, verify_management_token
 from tests.paths import SEED
+
+FILES = Path(__file__).parent / "faces" / "files"
 
 ROOM = "6a0f1c2d3e4f5a6b7c8d9e0f"
 
@@ -28,6 +30,36 @@ def test_tools_json_is_the_snapshot_shape(capsys: pytest.CaptureFixture[str]) ->
     assert all(t["annotations"]["readOnlyHint"] for t in surface)
 
 
+def test_tools_with_toolsets_lists_only_the_tools_of_those_sets(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tools", "--json", "--toolsets", "assets"]) == 0
+    names = [t["name"] for t in json.loads(capsys.readouterr().out)]
+    assert names == [
+        "hms-list-recording-assets",
+        "hms-get-recording-asset",
+        "hms-get-recording-presigned-url",
+        "hms-get-recording-download-links",
+    ]
+
+
+def test_an_unknown_toolset_is_refused_naming_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tools", "--toolsets", "asets"]) == 3
+    assert "asets" in (err := capsys.readouterr().err) and "assets, recordings" in err
+
+
+def test_an_entry_that_cannot_be_served_is_reported_and_strict_refuses_it(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = str(FILES / "bad_x_tool.yaml")
+    assert main(["tools", bad]) == 0
+    assert capsys.readouterr().out.startswith("hms-list ")
+    assert [r.getMessage() for r in caplog.records if r.name == "hms_recordings.server"] == [
+        "not served: REST operation GET /recordings: x-tool 'hms-no-such-tool' names no MCP tool (known: hms-list)"
+    ]
+    assert main(["tools", bad, "--strict"]) == 3
+    assert "--strict: 1 entry of" in capsys.readouterr().err
+    assert main(["serve", bad, "--strict", "--emulator"]) == 3
+
+
 def test_call_against_the_emulator_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
         main(["call", "hms-start-recording", "--emulator", "--arg", f"room_id={ROOM}", "--arg", "audio_only=true"]) == 0
@@ -39,6 +71,75 @@ def test_call_against_the_emulator_prints_json(capsys: pytest.CaptureFixture[str
 def test_call_with_bad_arguments_exits_2_and_names_the_field(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["call", "hms-get-recording", "--emulator", "--arg", "recording_id=nope"]) == 2
     assert "`recording_id` must match" in capsys.readouterr().err
+
+
+def test_args_json_values_keep_their_json_types(capsys: pytest.CaptureFixture[str]) -> None:
+    # JSON is never coerced: a number where the schema says string is refused, as over MCP.
+    assert main(["call", "hms-get-recording", "--emulator", "--args-json", '{"recording_id": 123}']) == 2
+    assert "`recording_id` must be of type string" in capsys.readouterr().err
+
+
+@pytest.mark.anyio
+async def test_an_all_digit_arg_reaches_the_upstream_as_the_string_it_is(capsys: pytest.CaptureFixture[str]) -> None:
+    # Regression (issue 12): `--arg` values are text read by the schema, never guessed with json.loads.
+    creds = AppCredentials.development()
+    async with serve_in_background(EmulatorConfig(credentials=creds)) as emulator:
+        argv = ["call", "hms-get-recording", "--arg", "recording_id=123456789012345678901234"]
+        argv += ["--upstream", f"recordings={emulator.api_url}"]
+        env = {"HMS_ACCESS_KEY": creds.access_key, "HMS_APP_SECRET": creds.app_secret}
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)
+            code = await anyio.to_thread.run_sync(main, argv)
+        import httpx2
+
+        async with httpx2.AsyncClient(base_url=emulator.base_url) as admin:
+            log = (await admin.get("/_emulator/requests")).json()
+    assert code == 1
+    assert "not_found: recording 123456789012345678901234 does not exist" in capsys.readouterr().err
+    assert [(r["method"], r["path"], r["status"]) for r in log] == [
+        ("GET", "/v2/recordings/123456789012345678901234", 404)
+    ]
+
+
+def test_the_synopsis_is_rendered_from_the_parser_with_help_for_every_option() -> None:
+    text = synopsis()
+    commands = [line for line in text.splitlines() if line.startswith("hms-recordings ")]
+    assert [line.split("    ")[0] for line in commands] == [
+        "hms-recordings serve",
+        "hms-recordings tools",
+        "hms-recordings call",
+        "hms-recordings validate",
+        "hms-recordings token",
+        "hms-recordings emulator",
+        "hms-recordings skill export",
+    ]
+    for flag in ("--toolsets", "--max-result-chars", "--strict", "--retry-attempts", "--session-idle-timeout"):
+        assert f"    {flag} " in text
+    options = [line for line in text.splitlines() if line.startswith("    ")]
+    assert all(len(line.split(None, 2)) >= 2 for line in options)
+    undocumented = [
+        action.dest
+        for parser in _leaf_parsers()
+        for action in parser._actions
+        if not action.help and action.dest != "help"
+    ]
+    assert undocumented == []
+
+
+def _leaf_parsers() -> list[object]:
+    import argparse
+
+    out = []
+    pending = [build_parser()]
+    while pending:
+        parser = pending.pop()
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            out.append(parser)
+        for action in subs:
+            pending.extend(action.choices.values())
+    return out
 
 
 def test_call_with_an_upstream_error_exits_1_with_the_actionable_text(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""The ``hms-recordings`` command: a thin edge that builds configuration, calls the library, maps errors to exit codes.
+"""The ``hms-recordings`` command: a thin edge that builds settings, calls the library, maps errors to exit codes.
 
 Exit codes: 0 success; 1 the tool or check failed (an error result, an invalid file); 2 usage error or unreadable file;
 3 configuration refused (missing credentials, unsafe address).
@@ -12,12 +12,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import anyio
-
 from hms_recordings import __version__
 from hms_recordings.errors import BindingError, CapabilityError, ConfigError, HmsRecordingsError
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main", "synopsis"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG = 0, 1, 2, 3
 
@@ -36,16 +34,18 @@ def _load(path: str | None) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from hms_recordings.config import ServeConfig
-    from hms_recordings.serve import run_server
+    import anyio
 
     if len(args.files) > 1:
-        from hms_recordings.multi import serve_many
+        from hms_recordings.server.multi import serve_many
 
         return serve_many(args)
+    from hms_recordings.server.serve import run_server
+    from hms_recordings.server.settings import ServeSettings
+
     capability = _load(args.files[0] if args.files else None)
-    config = ServeConfig.build(capability, flags=vars(args))
-    anyio.run(run_server, capability, config)
+    settings = ServeSettings.build(capability, flags=vars(args))
+    anyio.run(run_server, capability, settings)
     return EXIT_OK
 
 
@@ -54,16 +54,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_tools(args: argparse.Namespace) -> int:
     from hms_recordings.faces.mcp import describe_tools
-    from hms_recordings.runtime.engine import Engine, RuntimeSettings
+    from hms_recordings.server.settings import CallSettings
+    from hms_recordings.server.targets import select_inventory
 
     capability = _load(args.capability)
-    # Listing tools needs no credentials: bind every variable to a placeholder so nothing is required.
-    env = {key: "unset" for bind in capability.binds for key in bind.keys.values()}
-    engine = Engine(
-        capability,
-        RuntimeSettings(env=env, read_only=args.read_only, tools=tuple(args.tools.split(",")) if args.tools else None),
-    )
-    surface = describe_tools(engine)
+    # Compiling needs no credentials and no upstream: the inventory alone says what would be served.
+    inventory = select_inventory(capability, CallSettings.build(None, flags=vars(args)))
+    surface = describe_tools(list(inventory.tools.values()))
     if args.json:
         print(json.dumps(surface, indent=2, ensure_ascii=False))
     else:
@@ -78,7 +75,11 @@ def cmd_tools(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------------------------- call
 
 
-def _parse_args(pairs: list[str], raw_json: str | None) -> dict[str, Any]:
+def parse_arguments(pairs: list[str], raw_json: str | None) -> tuple[dict[str, Any], frozenset[str]]:
+    """``--args-json`` (JSON values, never coerced) and ``--arg NAME=VALUE`` (text, coerced by the tool's schema).
+
+    Returns the arguments and the names given as text: the invoker reads those by the schema, exactly as REST reads
+    a query string, so ``--arg recording_id=123456789012345678901234`` stays the string it is."""
     arguments: dict[str, Any] = {}
     if raw_json:
         try:
@@ -88,17 +89,14 @@ def _parse_args(pairs: list[str], raw_json: str | None) -> dict[str, Any]:
         if not isinstance(loaded, dict):
             raise ConfigError("--args-json must be a JSON object")
         arguments.update(loaded)
+    text: set[str] = set()
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise ConfigError(f"--arg {pair!r} must look like NAME=VALUE")
-        try:
-            # Numbers, booleans, objects and arrays are read as JSON; anything else is a string.
-            parsed = json.loads(value)
-            arguments[name] = parsed if not isinstance(parsed, str) else value
-        except ValueError:
-            arguments[name] = value
-    return arguments
+        arguments[name] = value
+        text.add(name)
+    return arguments, frozenset(text)
 
 
 class _ProgressBar:
@@ -118,28 +116,25 @@ class _ProgressBar:
 
 
 def cmd_call(args: argparse.Namespace) -> int:
-    from hms_recordings.config import ServeConfig, parse_upstreams
-    from hms_recordings.targets import open_engine
+    import anyio
+
+    from hms_recordings.runtime.invoker import CallContext
+    from hms_recordings.server.settings import CallSettings
+    from hms_recordings.server.targets import emulation, open_service, select_inventory
 
     capability = _load(args.capability)
-    arguments = _parse_args(args.arg or [], args.args_json)
-    upstreams = parse_upstreams(args.upstream)
-    if args.emulator and upstreams:
-        raise ConfigError("--emulator and --upstream both choose the upstream; pass one of them")
+    arguments, text_fields = parse_arguments(args.arg or [], args.args_json)
+    settings = CallSettings.build(None, flags=vars(args))  # the same HMS_RECORDINGS_* upstream settings as `serve`
+    inventory = select_inventory(capability, settings)
     bar = _ProgressBar()
-    tuning = ServeConfig.upstream_only()  # the same HMS_RECORDINGS_RETRY_*/TIMEOUT_* settings as `serve`
 
     async def run() -> Any:
-        async with open_engine(
-            capability,
-            read_only=args.read_only,
-            upstreams=upstreams,
-            emulator="inprocess" if args.emulator else None,
-            retry=tuning.retry,
-            timeouts=tuning.timeouts,
-            max_concurrency=tuning.max_concurrency,
-        ) as engine:
-            return await engine.call(args.tool, arguments, progress=bar)
+        async with (
+            emulation(settings, "inprocess") as emulated,
+            open_service(inventory, settings, emulated=emulated) as service,
+        ):
+            context = CallContext(face="cli", progress=bar, text_fields=text_fields)
+            return await service.call(args.tool, arguments, context)
 
     outcome = anyio.run(run)
     if bar.shown and sys.stderr.isatty():
@@ -197,13 +192,49 @@ def cmd_emulator(args: argparse.Namespace) -> int:
 
 def cmd_skill_export(args: argparse.Namespace) -> int:
     from hms_recordings.faces.skill import export_skill
+    from hms_recordings.hms.skill_text import setup_text
 
-    path = export_skill(_load(args.capability), args.dir)
-    print(path)
+    capability = _load(args.capability)
+    print(export_skill(capability, args.dir, setup_text=setup_text(capability)))
     return EXIT_OK
 
 
 # ------------------------------------------------------------------------------------------------------------ parser
+
+
+def _selection_options(parser: argparse.ArgumentParser) -> None:
+    """--tools, --toolsets, --read-only: the one filter (Inventory.select), in its documented order; --strict."""
+    parser.add_argument("--tools", default=None, metavar="NAME,NAME", help="only these tools (comma-separated)")
+    parser.add_argument(
+        "--toolsets",
+        default=None,
+        metavar="SET,SET",
+        help="only the tools of these x-toolsets (with --tools: both)",
+    )
+    parser.add_argument(
+        "--read-only", action="store_true", default=None, help="then drop every tool that is not read-only"
+    )
+    parser.add_argument(
+        "--strict", action="store_true", default=None, help="refuse to start when any entry cannot be served"
+    )
+
+
+def _upstream_options(parser: argparse.ArgumentParser, emulator_help: str) -> None:
+    """Where calls go and how hard they are tried (the upstream part of the settings, shared by serve and call)."""
+    parser.add_argument("--emulator", action="store_true", default=None, help=emulator_help)
+    parser.add_argument(
+        "--upstream", action="append", metavar="NAMESPACE=URL", help="override one consumed API's baseUri (repeatable)"
+    )
+    parser.add_argument(
+        "--retry-attempts", type=int, metavar="N", help="attempts per upstream call, the first included (6)"
+    )
+    parser.add_argument("--retry-deadline", type=float, metavar="S", help="seconds for all attempts together (30)")
+    parser.add_argument("--timeout-connect", type=float, metavar="S", help="upstream connect timeout in seconds (5)")
+    parser.add_argument("--timeout-read", type=float, metavar="S", help="upstream read timeout in seconds (30)")
+    parser.add_argument("--max-concurrency", type=int, metavar="N", help="upstream requests in flight per API (32)")
+    parser.add_argument(
+        "--max-result-chars", type=int, metavar="N", help="longer results are shortened, with a note (50000)"
+    )
 
 
 def build_parser(*, emulator_options: bool = True) -> argparse.ArgumentParser:
@@ -214,46 +245,59 @@ def build_parser(*, emulator_options: bool = True) -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve capability files over MCP (and REST where declared)")
     serve.add_argument("files", nargs="*", metavar="CAPABILITY_FILE", help="default: the built-in 100ms recordings")
-    serve.add_argument("--transport", choices=["http", "stdio"], default=None)
-    serve.add_argument("--host", default=None)
-    serve.add_argument("--port", type=int, default=None)
-    serve.add_argument("--rest-port", type=int, default=None)
-    serve.add_argument("--emulator", action="store_true", help="start the embedded 100ms emulator and use it upstream")
-    serve.add_argument("--upstream", action="append", metavar="NAMESPACE=URL", help="override a consumed API's baseUri")
-    serve.add_argument("--read-only", action="store_true", default=None, help="serve only read-only tools")
-    serve.add_argument("--tools", default=None, metavar="NAME,NAME", help="serve only these tools")
-    serve.add_argument("--insecure", action="store_true", help="allow a non-loopback address without an auth token")
-    serve.add_argument("--stateless", action="store_true", help="Streamable HTTP without sessions (for load balancers)")
-    serve.add_argument("--json-response", action="store_true", help="answer with JSON instead of SSE streams")
-    serve.add_argument("--single-port", action="store_true", help="with several files: serve all on one port")
-    serve.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    serve.add_argument("--json-logs", action="store_true", help="one JSON object per log line")
+    serve.add_argument("--transport", choices=["http", "stdio"], default=None, help="MCP transport (file, else http)")
+    serve.add_argument("--host", default=None, help="address to listen on (file, else 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="MCP port (file, else 9090; 0 = any free)")
+    serve.add_argument("--rest-port", type=int, default=None, help="REST port (default: the rest expose's)")
+    _upstream_options(serve, "start the embedded 100ms emulator and use it upstream")
+    _selection_options(serve)
+    serve.add_argument(
+        "--insecure", action="store_true", default=None, help="allow a non-loopback address without an auth token"
+    )
+    serve.add_argument(
+        "--stateless", action="store_true", default=None, help="Streamable HTTP without sessions (load balancers)"
+    )
+    serve.add_argument(
+        "--json-response", action="store_true", default=None, help="answer with JSON instead of SSE streams"
+    )
+    serve.add_argument("--max-sessions", type=int, metavar="N", help="open MCP sessions at most (1000)")
+    serve.add_argument(
+        "--session-idle-timeout", type=float, metavar="S", help="close an MCP session idle this long (300)"
+    )
+    serve.add_argument("--max-request-bytes", type=int, metavar="N", help="largest request body accepted (1048576)")
+    serve.add_argument(
+        "--single-port", action="store_true", default=None, help="with several files: serve all on one port"
+    )
+    serve.add_argument(
+        "--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log threshold (WARNING)"
+    )
+    serve.add_argument("--json-logs", action="store_true", default=None, help="one JSON object per log line")
     serve.set_defaults(func=cmd_serve)
 
     tools = sub.add_parser("tools", help="show the tool surface")
-    tools.add_argument("capability", nargs="?", metavar="CAPABILITY_FILE")
-    tools.add_argument("--json", action="store_true")
-    tools.add_argument("--read-only", action="store_true")
-    tools.add_argument("--tools", default=None)
+    tools.add_argument("capability", nargs="?", metavar="CAPABILITY_FILE", help="default: the built-in capability")
+    tools.add_argument("--json", action="store_true", help="the tools/list JSON (the snapshot's shape)")
+    _selection_options(tools)
     tools.set_defaults(func=cmd_tools)
 
     call = sub.add_parser("call", help="call one tool and print its result")
-    call.add_argument("tool")
-    call.add_argument("--arg", action="append", metavar="NAME=VALUE")
-    call.add_argument("--args-json", metavar="JSON")
-    call.add_argument("--capability", metavar="FILE")
-    call.add_argument("--emulator", action="store_true", help="against a fresh in-process emulator")
-    call.add_argument("--upstream", action="append", metavar="NAMESPACE=URL")
-    call.add_argument("--read-only", action="store_true")
+    call.add_argument("tool", metavar="TOOL", help="the tool's name (see `tools`)")
+    call.add_argument(
+        "--arg", action="append", metavar="NAME=VALUE", help="one argument, read by the tool's schema (repeatable)"
+    )
+    call.add_argument("--args-json", metavar="JSON", help="all arguments as one JSON object (values as typed)")
+    call.add_argument("--capability", metavar="FILE", help="default: the built-in capability")
+    _upstream_options(call, "against a fresh in-process emulator")
+    _selection_options(call)
     call.set_defaults(func=cmd_call)
 
     validate = sub.add_parser("validate", help="check a capability file")
-    validate.add_argument("file")
+    validate.add_argument("file", metavar="CAPABILITY_FILE", help="the capability file")
     validate.add_argument("--strict", action="store_true", help="also report every deviation from alpha2")
     validate.set_defaults(func=cmd_validate)
 
     token = sub.add_parser("token", help="print a management token minted from HMS_ACCESS_KEY/HMS_APP_SECRET")
-    token.add_argument("--valid-for", type=int, default=86_400, metavar="SECONDS")
+    token.add_argument("--valid-for", type=int, default=86_400, metavar="SECONDS", help="lifetime (86400)")
     token.set_defaults(func=cmd_token)
 
     emulator = sub.add_parser("emulator", help="run the local 100ms recordings API emulator")
@@ -266,10 +310,46 @@ def build_parser(*, emulator_options: bool = True) -> argparse.ArgumentParser:
     skill = sub.add_parser("skill", help="Agent Skill export")
     skill_sub = skill.add_subparsers(dest="skill_command", required=True)
     export = skill_sub.add_parser("export", help="write an Agent Skills folder")
-    export.add_argument("dir")
-    export.add_argument("--capability", metavar="FILE")
+    export.add_argument("dir", metavar="DIR", help="the folder to write into")
+    export.add_argument("--capability", metavar="FILE", help="default: the built-in capability")
     export.set_defaults(func=cmd_skill_export)
     return parser
+
+
+def _commands(parser: argparse.ArgumentParser, prefix: str) -> list[tuple[str, str, argparse.ArgumentParser]]:
+    """Every leaf command under ``parser``: (its name, its help, its parser)."""
+    out: list[tuple[str, str, argparse.ArgumentParser]] = []
+    for action in parser._actions:  # argparse keeps subcommands only here; there is no public accessor
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help or "" for choice in action._choices_actions}
+            for name, child in action.choices.items():
+                nested = _commands(child, f"{prefix} {name}")
+                out += nested or [(f"{prefix} {name}", helps.get(name, ""), child)]
+    return out
+
+
+def _option_text(action: argparse.Action) -> str:
+    if not action.option_strings:
+        shown = action.metavar or action.dest
+        return f"{shown} ..." if action.nargs in ("*", "+") else f"[{shown}]" if action.nargs == "?" else str(shown)
+    name = max(action.option_strings, key=len)
+    if action.nargs == 0:
+        return name
+    if action.choices:
+        return f"{name} {'|'.join(str(c) for c in action.choices)}"
+    return f"{name} {action.metavar or action.dest.upper()}"
+
+
+def synopsis() -> str:
+    """The README's command synopsis, rendered from the argument parser (every command, every option, its help)."""
+    lines: list[str] = []
+    for command, summary, parser in _commands(build_parser(), "hms-recordings"):
+        lines.append(f"{command}    {summary}".rstrip())
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            lines.append(f"    {_option_text(action):<32} {action.help or ''}".rstrip())
+    return "\n".join(lines) + "\n"
 
 
 def _unwrap_groups(func: Any, args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from hms_recordings.capability.loader import load_file
-from hms_recordings.config import ServeConfig
+from hms_recordings.server.settings import ServeSettings
 from tests.clients.harness import NPM_TOOLS, REPO, free_port, port_is_free, server_env, start_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
@@ -91,7 +91,7 @@ ENTRIES = json_entries(SOURCE or "")
 STDIO = [e for e in ENTRIES if "command" in e.config]
 HTTP = [e for e in ENTRIES if "url" in e.config]
 STDIO_COMMANDS = sorted({(e.config["command"], *e.config["args"]) for e in STDIO})
-DEFAULTS = ServeConfig.build(load_file(), flags={}, env={})
+DEFAULTS = ServeSettings.build(load_file(), flags={}, env={})
 DEFAULT_URL = f"http://{DEFAULTS.host}:{DEFAULTS.port}/mcp"
 
 

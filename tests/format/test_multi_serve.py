@@ -81,6 +81,8 @@ def test_upstream_and_tools_flags_apply_to_the_files_that_have_them() -> None:
     ]
     with pytest.raises(ConfigError, match="--tools names nope, which none of the files defines"):
         plan_serving(args(RECORDINGS, ROOMS, "--single-port", "--tools", "nope"), env=ENV)
+    with pytest.raises(ConfigError, match="--toolsets names nope, which none of the files declares"):
+        plan_serving(args(RECORDINGS, ROOMS, "--single-port", "--toolsets", "nope"), env=ENV)
     with pytest.raises(ConfigError, match="--upstream names nope, which none of the files consumes"):
         plan_serving(args(RECORDINGS, ROOMS, "--single-port", "--upstream", "nope=http://x.test"), env=ENV)
 

@@ -16,9 +16,10 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from hms_recordings.config import ServeConfig
 from hms_recordings.errors import ConfigError
-from hms_recordings.serve import MAX_REQUEST_BYTES, build_http_app, transport_security
+from hms_recordings.server.middleware import transport_security
+from hms_recordings.server.settings import ServeSettings
+from tests.hosting import mcp_app
 
 from .conftest import CANARY_SECRET, Harness, builtin_tools, free_port, new_room, serve_asgi
 
@@ -40,20 +41,20 @@ INITIALIZE = {
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "example.com"])
 def test_a_non_loopback_address_without_a_token_is_refused(host: str) -> None:
     with pytest.raises(ConfigError, match=r"refusing to listen on .* HMS_RECORDINGS_AUTH_TOKEN .* --insecure"):
-        ServeConfig.build(None, flags={"host": host}, env={})
+        ServeSettings.build(None, flags={"host": host}, env={})
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"])
 def test_loopback_needs_no_token(host: str) -> None:
-    assert ServeConfig.build(None, flags={"host": host}, env={}).auth_token is None
+    assert ServeSettings.build(None, flags={"host": host}, env={}).auth_token is None
 
 
 def test_a_token_or_an_explicit_insecure_flag_allows_other_addresses() -> None:
-    with_token = ServeConfig.build(None, flags={"host": "0.0.0.0"}, env={"HMS_RECORDINGS_AUTH_TOKEN": TOKEN})
-    assert with_token.auth_token == TOKEN
+    with_token = ServeSettings.build(None, flags={"host": "0.0.0.0"}, env={"HMS_RECORDINGS_AUTH_TOKEN": TOKEN})
+    assert with_token.bearer_token() == TOKEN
     assert TOKEN not in repr(with_token)
-    assert ServeConfig.build(None, flags={"host": "0.0.0.0", "insecure": True}, env={}).insecure
-    stdio = ServeConfig.build(None, flags={"host": "0.0.0.0", "transport": "stdio"}, env={})
+    assert ServeSettings.build(None, flags={"host": "0.0.0.0", "insecure": True}, env={}).insecure
+    stdio = ServeSettings.build(None, flags={"host": "0.0.0.0", "transport": "stdio"}, env={})
     assert stdio.transport == "stdio"  # nothing listens on stdio
 
 
@@ -81,7 +82,7 @@ def test_serve_refuses_to_start_on_all_interfaces_without_a_token() -> None:
 
 @asynccontextmanager
 async def mcp_http(h: Harness, **config: Any) -> AsyncIterator[tuple[str, httpx2.AsyncClient]]:
-    app = build_http_app(h.engine, ServeConfig(**config))
+    app = mcp_app(h, ServeSettings(**config))
     async with serve_asgi(app) as base, httpx2.AsyncClient(base_url=base, headers=HEADERS, timeout=10) as raw:
         yield base, raw
 
@@ -152,7 +153,7 @@ async def test_host_and_origin_are_checked_also_when_not_on_loopback(h: Harness)
 
 def test_a_named_address_and_extra_hosts_are_the_only_ones_allowed() -> None:
     env = {"HMS_RECORDINGS_ALLOWED_HOSTS": "mcp.example.com, 10.0.0.7:9090", "HMS_RECORDINGS_AUTH_TOKEN": TOKEN}
-    settings = transport_security(ServeConfig.build(None, flags={"host": "192.168.1.20"}, env=env))
+    settings = transport_security(ServeSettings.build(None, flags={"host": "192.168.1.20"}, env=env))
     assert settings.enable_dns_rebinding_protection
     assert settings.allowed_hosts == [
         "127.0.0.1:*",
@@ -175,7 +176,7 @@ async def test_a_body_over_one_mebibyte_is_refused_with_413_and_the_server_keeps
             "method": "tools/call",
             "params": {"name": "hms-start-recording", "arguments": {"room_id": new_room(), "meeting_url": ""}},
         }
-        padding = "x" * MAX_REQUEST_BYTES
+        padding = "x" * ServeSettings().max_request_bytes  # the default bound: 1 MiB
         call["params"]["arguments"]["meeting_url"] = "https://x.example/" + padding  # type: ignore[index]
         big = json.dumps(call).encode()
         assert (await raw.post("/mcp", content=big, headers=session)).status_code == 413

@@ -9,8 +9,8 @@ import anyio
 import pytest
 from mcp import Client
 
-from hms_recordings.config import ServeConfig
-from hms_recordings.serve import build_http_app
+from hms_recordings.server.settings import ServeSettings
+from tests.hosting import mcp_app
 
 from .conftest import HarnessFactory, new_room, serve_asgi
 
@@ -56,7 +56,7 @@ async def test_fifty_concurrent_mcp_clients_get_only_their_own_results_without_e
     calls: list[int] = []
     errors: list[str] = []
     async with make_harness() as h:
-        app = build_http_app(h.engine, ServeConfig())  # as `serve` runs it: stateful, SSE answers
+        app = mcp_app(h, ServeSettings())  # as `serve` runs it: stateful, SSE answers
         async with serve_asgi(app) as base:
             started = time.monotonic()
             with anyio.fail_after(90):

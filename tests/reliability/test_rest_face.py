@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hms_recordings.config import ServeConfig
-from hms_recordings.serve import build_rest_http_app
+from hms_recordings.server.settings import ServeSettings
+from tests.hosting import face_client, rest_app
 
 from .conftest import Harness, new_room
 from .test_bad_input import TRICKS, VALID, json_values
@@ -29,9 +29,7 @@ PROBLEM = "application/problem+json"
 
 @asynccontextmanager
 async def rest(h: Harness, **config: Any) -> AsyncIterator[httpx2.AsyncClient]:
-    app = build_rest_http_app(h.engine, ServeConfig(**config))
-    transport = httpx2.ASGITransport(app=app)
-    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1:9091", timeout=10) as client:
+    async with face_client(rest_app(h, ServeSettings(**config))) as client:
         yield client
 
 

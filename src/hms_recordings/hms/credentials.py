@@ -1,8 +1,8 @@
 """The ``hms-management`` credential provider: 100ms management tokens, given or minted.
 
 * ``HMS_MANAGEMENT_TOKEN`` set: it is sent as it is (as the seed does).
-* ``HMS_ACCESS_KEY`` + ``HMS_APP_SECRET`` set: tokens are minted (reference §5, :mod:`hms_recordings.hms.tokens`), cached,
-  and renewed five minutes before they expire.
+* ``HMS_ACCESS_KEY`` + ``HMS_APP_SECRET`` set: tokens are minted (reference §5, :mod:`hms_recordings.hms.tokens`),
+  cached and renewed five minutes before they expire.
 * both: the given token is used first; if 100ms refuses it (401/403), a minted one replaces it.
 * a refused minted token is renewed once per refusal (the upstream client retries the request once).
 
@@ -19,9 +19,9 @@ import anyio
 from hms_recordings.capability.model import Authentication
 from hms_recordings.capability.templates import Scope, Template
 from hms_recordings.errors import CredentialError
+from hms_recordings.hms.tokens import DEFAULT_VALIDITY_SECONDS, AppCredentials, mint_management_token
 from hms_recordings.runtime.bindings import Bindings
 from hms_recordings.runtime.redact import Redactor
-from hms_recordings.hms.tokens import DEFAULT_VALIDITY_SECONDS, AppCredentials, mint_management_token
 
 __all__ = ["ManagementTokens", "provider"]
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from hms_recordings.errors import (
     DomainError,
     UpstreamError,

@@ -1,0 +1,71 @@
+"""Logging set-up: everything on stderr (stdout belongs to JSON-RPC on stdio), every record scrubbed of secrets.
+
+``--json-logs`` (or ``HMS_RECORDINGS_JSON_LOGS=1``) writes one JSON object per line. Every record written while an
+HTTP request is handled carries that request's id (``request_id``), read from
+:func:`hms_recordings.faces.problems.current_request_id`, so an error a user reports can be found in the log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+from hms_recordings.faces.problems import current_request_id
+from hms_recordings.runtime.redact import RedactingFilter, Redactor
+
+__all__ = ["JsonFormatter", "configure_logging", "install_request_ids"]
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in ("request_id", "tool", "outcome", "duration_ms"):
+            value = getattr(record, key, None)
+            if value is not None:
+                entry[key] = value
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def install_request_ids() -> None:
+    """Give every log record the current request id (``record.request_id``), once per process."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "hms_request_id", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        rid = current_request_id()
+        if rid is not None:
+            record.request_id = rid
+        return record
+
+    factory.hms_request_id = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+def configure_logging(level: str, redactor: Redactor, *, json_lines: bool = False) -> None:
+    """Install one stderr handler on the root logger, with the redacting filter, replacing any earlier set-up."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    handler.addFilter(RedactingFilter(redactor))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    install_request_ids()
+    # uvicorn installs its own handlers; route them through ours so they are scrubbed too
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        log = logging.getLogger(name)
+        log.handlers = []
+        log.propagate = True

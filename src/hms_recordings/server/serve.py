@@ -1,0 +1,257 @@
+"""``serve``: build the service and its faces once, then serve MCP over stdio or Streamable HTTP (and REST).
+
+Over HTTP every face runs in this one process, each on its port: MCP (``--port``), REST with ``/openapi.json``,
+``/docs`` and the skill catalog (``--rest-port``, else the rest expose's port), and the operations routes
+(``/health/*``, ``/metrics``) on each of them, or only on the control expose's port when the capability declares one.
+Every HTTP face is guarded (:func:`~hms_recordings.server.middleware.guard`): request ids and access logs, Host/Origin
+checks and, when ``HMS_RECORDINGS_AUTH_TOKEN`` is set, inbound bearer authentication.
+
+One bad declaration does not take the file down: an entry the inventory could not compile, or a REST operation the
+REST face cannot route, is logged (``not served: ...``) and the rest is served. Start-up fails only when nothing at
+all can be served, or when ``--strict`` asks for every entry. Where upstream calls go is
+:mod:`hms_recordings.server.targets`' business.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import AsyncIterator, Generator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
+
+from hms_recordings.capability.model import Capability
+from hms_recordings.errors import ConfigError
+from hms_recordings.faces.mcp import build_mcp_server, mcp_http_app, run_stdio
+from hms_recordings.runtime.redact import Redactor
+from hms_recordings.runtime.service import CapabilityService, Service
+from hms_recordings.server.health import operations_routes
+from hms_recordings.server.logging import configure_logging
+from hms_recordings.server.metrics import Metrics
+from hms_recordings.server.middleware import guard, transport_security
+from hms_recordings.server.settings import ServeSettings
+from hms_recordings.server.targets import emulation, open_service, select_inventory
+
+if TYPE_CHECKING:
+    import uvicorn
+
+__all__ = ["Face", "Hosted", "http_faces", "http_server", "mcp_face", "rest_face", "run_server", "serve_all"]
+
+logger = logging.getLogger("hms_recordings.server")
+
+
+@dataclass
+class Hosted:
+    """One server: what it serves (one service, or several combined), the files behind it, and its metrics."""
+
+    service: Service
+    services: list[CapabilityService]
+    capabilities: list[Capability]
+    metrics: Metrics = field(default_factory=Metrics)
+
+    def operations(self) -> list[Route]:
+        return operations_routes(self.services, self.metrics)
+
+
+@dataclass(frozen=True)
+class Face:
+    """One HTTP face of a server: what it is, its port and its ASGI app."""
+
+    name: str
+    port: int
+    app: ASGIApp
+
+
+def _has_entries(service: Service) -> bool:
+    return bool(
+        service.tools() or service.rest_entries() or service.dynamic_resources() or service.files() or service.prompts()
+    )
+
+
+def check_servable(services: Sequence[CapabilityService], *, what: str) -> None:
+    """Refuse to start when not one tool, REST operation, resource or prompt is left to serve in any service."""
+    if any(_has_entries(service) for service in services):
+        return
+    problems = [p for s in services for p in s.inventory.problems]
+    why = f": {'; '.join(problems)}" if problems else " (check --tools, --toolsets and --read-only)"
+    raise ConfigError(f"nothing to serve from {what}{why}")
+
+
+def mcp_face(hosted: Hosted, settings: ServeSettings, *, with_ops: bool = True) -> ASGIApp:
+    """The MCP face at ``/mcp`` over Streamable HTTP, plus the operations routes unless a control port has them."""
+    server = build_mcp_server(hosted.service)
+    endpoint = mcp_http_app(
+        server,
+        stateless=settings.stateless,
+        json_response=settings.json_response,
+        transport_security=transport_security(settings),
+        max_request_body_size=settings.max_request_bytes,
+        session_idle_timeout=settings.session_idle_timeout,
+        max_sessions=settings.max_sessions,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Starlette does not run a mounted app's lifespan: the MCP endpoint's (its session manager) runs in ours.
+        async with endpoint.router.lifespan_context(endpoint):
+            yield
+
+    routes: list[BaseRoute] = [*(hosted.operations() if with_ops else []), Mount("/", app=endpoint)]
+    return guard(Starlette(routes=routes, lifespan=lifespan), settings, hosted.metrics, sdk_checked=("/mcp",))
+
+
+def _skill_routes(capability: Capability, service: Service) -> list[BaseRoute]:
+    """The declared skills' catalog routes (a capability without ``type: skill`` exposes serves none)."""
+    if not capability.skills:
+        return []
+    from hms_recordings.faces.skill import build_skills, skill_routes
+    from hms_recordings.hms.skill_text import setup_text
+
+    return list(skill_routes(build_skills(capability, service.tools(), setup_text=setup_text(capability))))
+
+
+def rest_face(hosted: Hosted, settings: ServeSettings, *, with_ops: bool = True) -> ASGIApp:
+    """The REST face (declared routes, ``/openapi.json``, ``/docs``, skills, operations), guarded.
+
+    Operations the face cannot route are logged and left out; with ``--strict`` they refuse start-up."""
+    from hms_recordings.faces.rest import build_rest_app
+    from hms_recordings.faces.rest_routes import plan_routes
+
+    _routes, problems = plan_routes(hosted.service)
+    if problems and settings.strict:
+        raise ConfigError(f"--strict: the REST face cannot serve {len(problems)} operation(s): " + "; ".join(problems))
+    for problem in problems:
+        logger.warning("not served over REST: %s", problem)
+    extra: list[BaseRoute] = list(hosted.operations()) if with_ops else []
+    for capability in hosted.capabilities:
+        extra += _skill_routes(capability, hosted.service)
+    app = build_rest_app(hosted.service, extra_routes=extra, bearer=settings.bearer_token() is not None)
+    return guard(app, settings, hosted.metrics)
+
+
+def http_faces(capability: Capability, hosted: Hosted, settings: ServeSettings) -> list[Face]:
+    """Every HTTP face the capability declares: MCP, REST when it has a port, operations on a control port."""
+    control = capability.control
+    faces = [Face("MCP", settings.port, mcp_face(hosted, settings, with_ops=control is None))]
+    if settings.rest_port is not None:
+        faces.append(Face("REST", settings.rest_port, rest_face(hosted, settings, with_ops=control is None)))
+    if control is not None:
+        faces.append(
+            Face("operations", control[1], guard(Starlette(routes=hosted.operations()), settings, hosted.metrics))
+        )
+    return faces
+
+
+def http_server(app: ASGIApp, settings: ServeSettings, port: int) -> uvicorn.Server:
+    """A uvicorn server for one face; :func:`serve_all` owns the signals of all of them."""
+    import uvicorn  # here, not at the top: a stdio server never needs it, and start-up time counts
+
+    class _FollowerServer(uvicorn.Server):
+        # One process, several servers: signals are handled once, by serve_all, which stops them all together.
+        @contextmanager
+        def capture_signals(self) -> Generator[None, None, None]:
+            yield
+
+    return _FollowerServer(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=port,
+            log_level=settings.log_level.lower(),
+            lifespan="on",
+            log_config=None,
+            access_log=False,
+        )
+    )
+
+
+async def serve_all(servers: Sequence[uvicorn.Server]) -> None:
+    """Serve until one server ends, Ctrl-C or SIGTERM, or a port cannot be taken; then stop them all gracefully."""
+    refused: list[str] = []
+    interrupted: list[int] = []  # signals received so far
+
+    def stop_all(force: bool = False) -> None:
+        for server in servers:
+            server.force_exit = server.force_exit or force
+            server.should_exit = True
+
+    async def run(server: uvicorn.Server) -> None:
+        try:
+            await server.serve()
+        except SystemExit:  # uvicorn's way of saying it could not listen (its error line above says why)
+            refused.append(f"{server.config.host}:{server.config.port}")
+        finally:
+            stop_all()
+
+    async def watch_signals() -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                stop_all(force=signum == signal.SIGINT and bool(interrupted))  # a second Ctrl-C: do not wait
+                interrupted.append(signum)
+
+    async with anyio.create_task_group() as outer:
+        if threading.current_thread() is threading.main_thread():
+            outer.start_soon(watch_signals)
+        async with anyio.create_task_group() as tg:
+            for server in servers:
+                tg.start_soon(run, server)
+        outer.cancel_scope.cancel()
+    if refused:
+        raise ConfigError(f"cannot listen on {', '.join(refused)} (is the port taken?); choose another port")
+    # Stopped by a signal: a clean stop, so ``serve`` exits with 0.
+
+
+def check_ports(faces: Sequence[Face]) -> None:
+    used = [face.port for face in faces if face.port != 0]  # port 0 asks the system for a free port
+    if len(used) != len(set(used)):
+        named = ", ".join(f"{face.name} {face.port}" for face in faces)
+        raise ConfigError(f"each face needs its own port (--port, --rest-port, control expose), got {named}")
+
+
+def banner(lines: Sequence[str]) -> None:
+    """On stderr whatever the log level: the lines a user needs to connect a client or open the docs."""
+    for line in lines:
+        print(f"hms-recordings: {line}", file=sys.stderr, flush=True)
+
+
+async def run_server(capability: Capability, settings: ServeSettings, *, env: Any = None) -> None:
+    """Serve one capability file until stopped (see the module docstring)."""
+    configure_logging(settings.log_level, Redactor(), json_lines=settings.json_logs)  # start-up problems, scrubbed
+    inventory = select_inventory(capability, settings)
+    metrics = Metrics()
+    metrics.prepare(capability.consumes)
+    async with (
+        emulation(settings, "socket", env) as emulated,
+        open_service(inventory, settings, emulated=emulated, env=env, observers=(metrics,)) as service,
+    ):
+        configure_logging(settings.log_level, service.redactor, json_lines=settings.json_logs)
+        hosted = Hosted(service, [service], [capability], metrics)
+        check_servable([service], what=capability.file or "the built-in capability")
+        count = len(service.tools())
+        if settings.transport == "stdio":
+            logger.info("serving %d tools over stdio", count)
+            await run_stdio(build_mcp_server(service))
+            return
+        faces = http_faces(capability, hosted, settings)
+        check_ports(faces)
+        servers = [http_server(face.app, settings, face.port) for face in faces]
+        lines = [
+            f"MCP on http://{settings.host}:{settings.port}/mcp, {count} tools"
+            + (", upstream: embedded emulator" if emulated is not None else "")
+        ]
+        for face in faces[1:]:
+            base = f"http://{settings.host}:{face.port}"
+            lines.append(
+                f"{face.name} on "
+                + (f"{base}, docs at {base}/docs" if face.name == "REST" else f"{base} (/health, /metrics)")
+            )
+        banner(lines)
+        await serve_all(servers)

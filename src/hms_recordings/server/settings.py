@@ -1,0 +1,372 @@
+"""Server settings: ONE typed object, built once at the command-line edge with ``pydantic-settings``.
+
+Precedence, highest first: command-line flag > environment variable (prefix ``HMS_RECORDINGS_``, an empty value counts
+as unset) > the capability file (its MCP expose's ``transport``, ``address``, ``port``; its rest expose's ``port``) >
+the default below. Every value is bounds-checked; a refused value is a :class:`~hms_recordings.errors.ConfigError`
+naming where it came from (``--port``, ``HMS_RECORDINGS_PORT``, the capability file). ``tests/test_config.py`` checks
+the precedence, ``tests/reliability/test_config_resilience.py`` the upstream part. The README's table is this one.
+
+| setting | flag | environment | file | default | bounds |
+| --- | --- | --- | --- | --- | --- |
+| transport | --transport | HMS_RECORDINGS_TRANSPORT | exposes[mcp].transport | http | http, stdio |
+| host | --host | HMS_RECORDINGS_HOST | exposes[mcp].address | 127.0.0.1 |  |
+| port | --port | HMS_RECORDINGS_PORT | exposes[mcp].port | 9090 | 0-65535 |
+| rest_port | --rest-port | HMS_RECORDINGS_REST_PORT | exposes[rest].port | none | 0-65535 |
+| read_only | --read-only | HMS_RECORDINGS_READ_ONLY | - | off |  |
+| tools | --tools a,b | HMS_RECORDINGS_TOOLS | - | all | known names |
+| toolsets | --toolsets a,b | HMS_RECORDINGS_TOOLSETS | - | all | known x-toolsets |
+| strict | --strict | HMS_RECORDINGS_STRICT | - | off |  |
+| max_result_chars | --max-result-chars | HMS_RECORDINGS_MAX_RESULT_CHARS | - | 50000 | 1000-10000000 |
+| retry_attempts | --retry-attempts | HMS_RECORDINGS_RETRY_ATTEMPTS | - | 6 | 1-20 |
+| retry_deadline | --retry-deadline | HMS_RECORDINGS_RETRY_DEADLINE | - | 30 s | 0.1-3600 |
+| timeout_connect | --timeout-connect | HMS_RECORDINGS_TIMEOUT_CONNECT | - | 5 s | 0.05-600 |
+| timeout_read | --timeout-read | HMS_RECORDINGS_TIMEOUT_READ | - | 30 s | 0.05-3600 |
+| max_concurrency | --max-concurrency | HMS_RECORDINGS_MAX_CONCURRENCY | - | 32 | 1-1024 |
+| max_sessions | --max-sessions | HMS_RECORDINGS_MAX_SESSIONS | - | 1000 | 1-100000 |
+| session_idle_timeout | --session-idle-timeout | HMS_RECORDINGS_SESSION_IDLE_TIMEOUT | - | 300 s | 1-86400 |
+| max_request_bytes | --max-request-bytes | HMS_RECORDINGS_MAX_REQUEST_BYTES | - | 1048576 | 1024-67108864 |
+| stateless | --stateless | HMS_RECORDINGS_STATELESS | - | off |  |
+| json_response | --json-response | HMS_RECORDINGS_JSON_RESPONSE | - | off |  |
+| log_level | --log-level | HMS_RECORDINGS_LOG_LEVEL | - | WARNING | DEBUG-CRITICAL |
+| json_logs | --json-logs | HMS_RECORDINGS_JSON_LOGS | - | off |  |
+| auth_token (secret) | - | HMS_RECORDINGS_AUTH_TOKEN | - | none | 16-4096 chars |
+| allowed_hosts | - | HMS_RECORDINGS_ALLOWED_HOSTS=h1,h2 | - | loopback (+ --host) |  |
+| insecure | --insecure | - | - | off |  |
+| upstreams | --upstream NS=URL | - | - | none | http(s) URLs |
+| emulator | --emulator | - | - | off | not with --upstream |
+| single_port | --single-port | - | - | off |  |
+
+Why some are flag-only: ``--insecure``, ``--upstream`` and ``--emulator`` change where calls go or who may call, so
+they must be visible on the command line; the inbound token is environment-only because flags show in ``ps``.
+Why these session bounds: 1000 sessions of a few kilobytes each bound memory well below 100 MB, and 300 s idle
+(five minutes) outlasts a client's think time between tool calls while reclaiming abandoned sessions.
+
+``call`` uses :class:`CallSettings` (the upstream part: tools, toolsets, read_only, retries, timeouts, concurrency,
+max_result_chars, upstreams, emulator); ``serve`` uses :class:`ServeSettings`, which adds the rest. Built directly
+(``ServeSettings(port=1)``), an object reads neither the environment nor a file: that is for tests and library use.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal, Self
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
+
+from hms_recordings.capability.model import Capability
+from hms_recordings.errors import ConfigError
+from hms_recordings.runtime.invoker import InvokerSettings
+from hms_recordings.runtime.upstream import RetryPolicy, Timeouts
+
+__all__ = ["ENV_PREFIX", "CallSettings", "ServeSettings", "is_loopback", "parse_upstreams"]
+
+ENV_PREFIX = "HMS_RECORDINGS_"
+#: Fields no environment variable may set (see the module docstring for why).
+FLAG_ONLY = frozenset({"insecure", "upstreams", "emulator", "single_port"})
+#: Fields only the environment may set: secrets never travel as flags.
+ENV_ONLY = frozenset({"auth_token", "allowed_hosts"})
+
+Names = Annotated[tuple[str, ...] | None, NoDecode]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_upstreams(values: list[str] | None) -> dict[str, str]:
+    """``--upstream NS=URL`` (repeatable) into ``{NS: URL}``; a malformed one is refused with the expected shape."""
+    out: dict[str, str] = {}
+    for item in values or []:
+        namespace, sep, url = item.partition("=")
+        if not sep or not namespace or not url.startswith(("http://", "https://")):
+            raise ConfigError(f"--upstream {item!r} must look like NAMESPACE=http(s)://host/prefix")
+        out[namespace] = url.rstrip("/")
+    return out
+
+
+def _split_names(value: Any) -> Any:
+    """``"a, b"`` (flag or variable) into ``("a", "b")``; an empty list means nothing given."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",")]
+    if isinstance(value, list | tuple):
+        names = tuple(str(v).strip() for v in value if str(v).strip())
+        return names or None
+    return value
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What :meth:`CallSettings.build` feeds the sources: the environment and the capability file's values."""
+
+    env: Mapping[str, str]
+    file: dict[str, Any]
+
+
+# The sources are chosen in a classmethod pydantic-settings calls during construction, so build() hands them its
+# inputs through this context variable (set and reset around the one construction; no state outlives it).
+_INPUTS: ContextVar[_Inputs | None] = ContextVar("hms_recordings_settings_inputs", default=None)
+
+
+class _EnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping (``os.environ`` in production, a dict in tests)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._mapping = env
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._mapping, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in super().__call__().items() if k not in FLAG_ONLY}
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """The capability file's expose values, below the environment."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._values = values
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._values.items() if k in self.settings_cls.model_fields}
+
+
+class CallSettings(BaseSettings):
+    """The upstream part, shared by ``call`` and ``serve``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="ignore", frozen=True, case_sensitive=False
+    )
+
+    read_only: bool = False
+    tools: Names = None
+    toolsets: Names = None
+    strict: bool = False
+    max_result_chars: int = Field(50_000, ge=1_000, le=10_000_000)
+    retry_attempts: int = Field(RetryPolicy.attempts, ge=1, le=20)
+    retry_deadline: float = Field(RetryPolicy.deadline, ge=0.1, le=3600, allow_inf_nan=False)
+    timeout_connect: float = Field(Timeouts.connect, ge=0.05, le=600, allow_inf_nan=False)
+    timeout_read: float = Field(Timeouts.read, ge=0.05, le=3600, allow_inf_nan=False)
+    max_concurrency: int = Field(32, ge=1, le=1024)
+    upstreams: dict[str, str] = Field(default_factory=dict)
+    emulator: bool = False
+
+    #: Where each field may come from in the capability file (for error messages); subclasses extend it.
+    FILE_FIELDS: ClassVar[dict[str, str]] = {}
+
+    @field_validator("tools", "toolsets", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        return _split_names(value)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        inputs = _INPUTS.get()
+        if inputs is None:  # built directly: the given values and the defaults, nothing read from outside
+            return (init_settings,)
+        return (init_settings, _EnvSource(settings_cls, inputs.env), _FileSource(settings_cls, inputs.file))
+
+    @classmethod
+    def file_values(cls, capability: Capability | None) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def build(
+        cls,
+        capability: Capability | None = None,
+        *,
+        flags: Mapping[str, object] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Self:
+        """Merge flags (``None`` = not given), environment (default: the process's) and the file, then check."""
+        env = os.environ if env is None else env
+        given: dict[str, Any] = {}
+        for name, value in (flags or {}).items():
+            key = "upstreams" if name == "upstream" else name
+            if value is None or key not in cls.model_fields or key in ENV_ONLY:
+                continue
+            given[key] = parse_upstreams(value) if name == "upstream" and isinstance(value, list) else value
+        file = cls.file_values(capability)
+        token = _INPUTS.set(_Inputs(env, file))
+        try:
+            settings = cls(**given)
+        except ValidationError as exc:
+            raise ConfigError(_explain(cls, exc, given, env, file)) from None
+        finally:
+            _INPUTS.reset(token)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Rules across fields (single-field bounds are in the field declarations)."""
+        if self.emulator and self.upstreams:
+            raise ConfigError("--emulator and --upstream both choose the upstream; pass one of them")
+
+    # -------------------------------------------------------------------------------------------- for the runtime
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return RetryPolicy(attempts=self.retry_attempts, deadline=self.retry_deadline)
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return Timeouts(connect=self.timeout_connect, read=self.timeout_read)
+
+    def invoker_settings(self, observers: tuple[Any, ...] = ()) -> InvokerSettings:
+        return InvokerSettings(max_result_chars=self.max_result_chars, observers=observers)
+
+    def selection(self) -> dict[str, Any]:
+        """The arguments of :meth:`~hms_recordings.runtime.inventory.Inventory.select`."""
+        return {"tools": self.tools, "toolsets": self.toolsets, "read_only": self.read_only}
+
+
+class ServeSettings(CallSettings):
+    """Everything ``serve`` needs (the table in the module docstring)."""
+
+    transport: Literal["http", "stdio"] = "http"
+    host: str = Field("127.0.0.1", min_length=1, max_length=253)
+    port: int = Field(9090, ge=0, le=65535)
+    rest_port: int | None = Field(None, ge=0, le=65535)
+    auth_token: SecretStr | None = Field(None, min_length=16, max_length=4096)
+    allowed_hosts: Names = None
+    insecure: bool = False
+    stateless: bool = False
+    json_response: bool = False
+    max_sessions: int = Field(1000, ge=1, le=100_000)
+    session_idle_timeout: float = Field(300.0, ge=1, le=86_400, allow_inf_nan=False)
+    max_request_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
+    json_logs: bool = False
+    single_port: bool = False
+
+    FILE_FIELDS: ClassVar[dict[str, str]] = {
+        "transport": "exposes[mcp].transport",
+        "host": "exposes[mcp].address",
+        "port": "exposes[mcp].port",
+        "rest_port": "exposes[rest].port",
+    }
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: Any) -> Any:
+        return _split_names(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @classmethod
+    def file_values(cls, capability: Capability | None) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if capability is not None and capability.mcp:
+            expose = capability.mcp[0]
+            out.update(transport=expose.transport, host=expose.address, port=expose.port)
+        if capability is not None and capability.rest:
+            out["rest_port"] = capability.rest[0].port
+        return out
+
+    def bearer_token(self) -> str | None:
+        """The inbound token, for the auth middleware only (``repr`` and logs show ``**********``)."""
+        return self.auth_token.get_secret_value() if self.auth_token is not None else None
+
+    def check(self) -> None:
+        super().check()
+        if self.transport == "http" and not is_loopback(self.host) and self.auth_token is None and not self.insecure:
+            raise ConfigError(
+                f"refusing to listen on {self.host} without inbound authentication: set HMS_RECORDINGS_AUTH_TOKEN "
+                "(clients then send 'Authorization: Bearer <token>'), or pass --insecure if a proxy in front of this "
+                "server authenticates callers"
+            )
+
+
+# ------------------------------------------------------------------------------------------------------- refusals
+
+
+def _origin(
+    cls: type[CallSettings], name: str, given: Mapping[str, Any], env: Mapping[str, str], file: Mapping[str, Any]
+) -> tuple[str, Any]:
+    """Where a refused value came from, and the value as given there."""
+    if name in given:
+        return ("--" + ("upstream" if name == "upstreams" else name).replace("_", "-")), given[name]
+    variable = ENV_PREFIX + name.upper()
+    if name not in FLAG_ONLY and env.get(variable):
+        return variable, env[variable]
+    if name in file:
+        return f"the capability file's {cls.FILE_FIELDS.get(name, name)}", file[name]
+    return name, None
+
+
+def _number(value: float) -> str:
+    """``1000``, ``0.05``: integers without a decimal point or an exponent."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _bounds(cls: type[CallSettings], name: str) -> tuple[float | None, float | None]:
+    info = cls.model_fields.get(name)
+    metadata = info.metadata if info is not None else []
+    low = next((m.ge for m in metadata if getattr(m, "ge", None) is not None), None)
+    high = next((m.le for m in metadata if getattr(m, "le", None) is not None), None)
+    return low, high
+
+
+def _explain(
+    cls: type[CallSettings],
+    exc: ValidationError,
+    given: Mapping[str, Any],
+    env: Mapping[str, str],
+    file: Mapping[str, Any],
+) -> str:
+    """The first refused value, said the way a user fixes it: its source, what it must be, what it was."""
+    error = exc.errors()[0]
+    name = str(error["loc"][0]) if error["loc"] else "?"
+    source, raw = _origin(cls, name, given, env, file)
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    low, high = _bounds(cls, name)
+    if kind in ("int_parsing", "int_from_float", "int_type"):
+        what = "an integer"
+    elif kind in ("float_parsing", "float_type"):
+        what = "a number"
+    elif kind in ("bool_parsing", "bool_type"):
+        what = "a boolean (1/0, true/false, yes/no, on/off)"
+    elif kind in ("literal_error", "enum"):
+        what = f"one of {ctx.get('expected', '?')}".replace("'", "")
+    elif kind in ("greater_than_equal", "less_than_equal", "finite_number") and low is not None and high is not None:
+        what = f"between {_number(low)} and {_number(high)}"
+    elif kind in ("string_too_short", "too_short"):
+        what = f"at least {ctx.get('min_length')} characters long"
+    elif kind in ("string_too_long", "too_long"):
+        what = f"at most {ctx.get('max_length')} characters long"
+    else:
+        what = error["msg"]
+    shown = "" if name in ENV_ONLY or raw is None else f", got {raw!r}"  # a secret is never echoed
+    return f"{source} must be {what}{shown}"
