@@ -435,7 +435,9 @@ async def test_a_path_parameter_spelled_differently_from_its_argument_is_served_
         assert [(r.method, r.path, r.operation_id) for r in routes] == [
             ("GET", "/recordings/{recording_id}", "get-recording"),
             ("GET", "/dashed/{recording-id}", "get-dashed"),
+            ("GET", "/pairs/{recording-id}/{p0}", "get-pair"),
         ]
+        assert [r.route_path for r in routes] == ["/recordings/{recording_id}", "/dashed/{p0}", "/pairs/{p1}/{p0}"]
         assert problems == [
             "REST operation GET /recordings/{{recording_id}} (get-again) has the method and path of get-recording, "
             "declared first and served; this one is not served",
@@ -445,11 +447,17 @@ async def test_a_path_parameter_spelled_differently_from_its_argument_is_served_
         missing = "6a10aa2d3e4f5a6b7c8d9e0f"
         problem(await rest.get(f"/recordings/{missing}"), 404, "not_found")
         problem(await rest.get(f"/dashed/{missing}"), 404, "not_found")
-        assert [r["path"] for r in await rig.upstream_requests()] == [f"/v2/recordings/{missing}"] * 2
+        problem(await rest.get(f"/pairs/{missing}/an-asset"), 404, "not_found")  # the emulator has no such asset
+        assert [r["path"] for r in await rig.upstream_requests()] == [
+            f"/v2/recordings/{missing}",
+            f"/v2/recordings/{missing}",
+            f"/v2/recordings/{missing}/assets/an-asset",
+        ]
         paths = (await rest.get("/openapi.json")).json()["paths"]
         assert {path: [p["name"] for p in item["get"]["parameters"]] for path, item in paths.items()} == {
             "/recordings/{recording_id}": ["recording_id"],
             "/dashed/{recording-id}": ["recording-id"],
+            "/pairs/{recording-id}/{p0}": ["recording-id", "p0"],
         }
 
 

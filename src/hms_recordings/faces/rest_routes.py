@@ -82,6 +82,14 @@ def _argument_for(placeholder: str, properties: dict[str, Any]) -> str | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
+def _fresh(properties: dict[str, Any], taken: dict[str, str]) -> str:
+    """A Starlette name for an argument whose own name is not one (``recording-id``): no argument's, no other's."""
+    n = 0
+    while f"p{n}" in properties or f"p{n}" in taken:
+        n += 1
+    return f"p{n}"
+
+
 def _route(entry: RestEntry) -> tuple[RestRoute | None, str | None]:
     """The route of one entry, or why it has none."""
     tool, op = entry.tool, entry.operation
@@ -103,7 +111,7 @@ def _route(entry: RestEntry) -> tuple[RestRoute | None, str | None]:
             continue
         if argument in path_args.values():
             return None, f"{where}: the path names the argument {argument} twice"
-        param = argument if _STARLETTE_NAME.fullmatch(argument) else f"p{len(path_args)}"
+        param = argument if _STARLETTE_NAME.fullmatch(argument) else _fresh(properties, path_args)
         path_args[param] = argument
         doc_parts += [literal, "{" + argument + "}"]
         route_parts += [literal, "{" + param + "}"]
