@@ -141,7 +141,7 @@ def _progress(ctx: ServerContext) -> ProgressFn:
     """Progress for this request; only increases go on the wire.
 
     MCP requires the progress value to increase with every notification, and handlers may report the same stage
-    several times while polling (hms-wait-for-recording does). Without a progress token the SDK sends nothing."""
+    several times while polling (a wait for a status does). Without a progress token the SDK sends nothing."""
     last: float | None = None
 
     async def report(done: float, total: float | None, message: str | None) -> None:
