@@ -409,6 +409,20 @@ async def test_a_query_value_for_a_string_argument_is_never_read_as_a_number(
     assert sent["query"] == {"room_id": "123456789012345678901234"}
 
 
+async def test_a_query_value_is_text_read_by_the_schema_and_a_body_value_is_json_as_sent(
+    rig: Rig, rest: httpx2.AsyncClient
+) -> None:
+    start = f"/rooms/{ROOM}/recording/start"
+    refused = await rest.post(start, json={"meeting_url": MEETING, "audio_only": "true"}, headers=TRACE)
+    said = "invalid arguments for hms-start-recording: `audio_only` must be of type boolean"
+    assert refused.json() == expected_problem("invalid_arguments", 400, said, ("audio_only",))
+    assert await rig.upstream_requests() == []
+    started = await rest.post(start, params={"audio_only": "true"}, json={"meeting_url": MEETING})
+    assert started.status_code == 200, started.text
+    [recording] = rig.emulator.emulator.store.recordings.values()
+    assert recording.audio_only is True
+
+
 async def test_a_refusal_of_the_face_is_left_in_the_request_state_for_the_hosting_layer(rig: Rig) -> None:
     states: list[dict[str, Any]] = []
     app = build_rest_app(rig.service)
