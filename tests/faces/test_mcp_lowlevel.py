@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from hms_recordings.capability.loader import load_file
 from hms_recordings.emulator import EmulatorConfig, ManualClock, create_app
 from hms_recordings.faces.mcp import build_mcp_server, describe_tools, mcp_http_app
 from hms_recordings.runtime.inventory import compile_inventory
+from hms_recordings.runtime.invoker import Invocation
 from hms_recordings.runtime.service import build_service
 from hms_recordings.runtime.upstreams import UpstreamSettings
 from tests.rig import MEETING, ROOM, UPSTREAM, Rig, emulator_env, make_rig
@@ -268,6 +270,34 @@ async def test_a_wait_reports_strictly_rising_progress_until_the_recording_runs(
     assert seen[-1][0] == seen[-1][1]
 
 
+@pytest.mark.parametrize("mode", ERAS)
+async def test_progress_that_does_not_rise_is_not_sent(mode: str) -> None:
+    """A handler may report the same stage twice (or less than before); MCP wants every value above the last."""
+
+    async def reporting(invocation: Invocation) -> dict[str, Any]:
+        for done in (1, 1, 0.5, 2, 2, 3):
+            await invocation.progress(done, 3, f"at {done}")
+        return {"done": True}
+
+    inventory = compile_inventory(load_file())
+    entry = inventory.tools["hms-get-recording"]
+    inventory = replace(inventory, tools={**inventory.tools, entry.name: replace(entry, handler=reporting)})
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    async with (
+        build_service(inventory, UpstreamSettings(env={})) as service,
+        Client(build_mcp_server(service), mode=mode) as client,
+    ):
+        result = await client.call_tool(
+            "hms-get-recording", {"recording_id": MISSING_ID}, progress_callback=on_progress
+        )
+    assert result.structured_content == {"done": True}
+    assert seen == [(1, 3, "at 1"), (2, 3, "at 2"), (3, 3, "at 3")]
+
+
 async def test_listen_streams_deliver_what_is_published_on_the_bus_given() -> None:
     bus = InMemorySubscriptionBus()
     async with make_rig() as rig, Client(build_mcp_server(rig.service, subscriptions=bus)) as client:
@@ -284,6 +314,7 @@ import anyio
 from hms_recordings.capability.loader import load_file
 from hms_recordings.faces.mcp import build_mcp_server, run_stdio
 from hms_recordings.runtime.inventory import compile_inventory
+from hms_recordings.runtime.invoker import Invocation
 from hms_recordings.runtime.service import build_service
 from hms_recordings.runtime.upstreams import UpstreamSettings
 
