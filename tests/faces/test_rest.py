@@ -10,13 +10,15 @@ import httpx2
 import pytest
 from starlette.types import Receive, Scope, Send
 
+from hms_recordings.emulator import EmulatorConfig
 from hms_recordings.faces.mcp import describe_tools, outcome_to_result
 from hms_recordings.faces.rest import build_rest_app
 from hms_recordings.faces.rest_routes import plan_routes
+from hms_recordings.runtime.service import CombinedService
 from hms_recordings.runtime.upstream import RetryPolicy
 from hms_recordings.server.settings import ServeSettings
 from tests.faces.conftest import face_client, rest_face
-from tests.rig import MEETING, ROOM, Rig, make_rig
+from tests.rig import MEETING, ROOM, Rig, emulator_env, make_rig, open_service
 
 pytestmark = pytest.mark.anyio
 
@@ -499,3 +501,18 @@ async def test_a_published_file_whose_rest_path_names_no_argument_still_serves_i
         ]
         assert (await rest.get("/openapi.json")).json()["paths"] == {}
         problem(await rest.get("/v1/zones/abc/dnssec"), 404, "no_route")
+
+
+async def test_several_files_on_one_rest_face_run_each_plain_operation_on_its_own_upstream() -> None:
+    config = EmulatorConfig(manual_clock=True, start_delay=0, processing_time=0, seed=3)
+    missing = "6a10aa2d3e4f5a6b7c8d9e0f"
+    async with make_rig(emulator=config) as rig:
+        env = emulator_env(config.credentials, rig.emulator)
+        transport = httpx2.ASGITransport(app=rig.spy)
+        async with open_service(FILES / "second_api.yaml", transport=transport, env=env) as second:
+            combined = CombinedService([("built-in", rig.service), ("second_api.yaml", second)])
+            async with face_client(build_rest_app(combined)) as rest:
+                archived = await rest.get(f"/archive/{missing}")
+                assert archived.status_code == 404, archived.text  # the emulator's answer, via the archive client
+                assert (await rest.get(f"/recordings/{missing}")).status_code == 404
+        assert [r["path"] for r in await rig.upstream_requests()] == [f"/v2/recordings/{missing}"] * 2

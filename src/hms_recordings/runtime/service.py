@@ -213,7 +213,9 @@ class CapabilityService:
             try:
                 text = static.path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                error = ErrorInfo("internal_error", f"resource {static.name} cannot be read: {exc.__class__.__name__}", 500)
+                error = ErrorInfo(
+                    "internal_error", f"resource {static.name} cannot be read: {exc.__class__.__name__}", 500
+                )
                 return Outcome(static.name, None, error), static.mime_type
             return Outcome(static.name, text, None, (), text), static.mime_type
         for (pattern, names), entry in self._templates:
@@ -312,8 +314,20 @@ class CombinedService:
         return await owner.call(name, arguments, context)
 
     async def call_entry(self, entry: CompiledTool, arguments: Any, context: CallContext | None = None) -> Outcome:
-        owner = self._tools.get(entry.name) or self.services[0]
-        return await owner.call_entry(entry, arguments, context)
+        return await self._owner_of(entry).call_entry(entry, arguments, context)
+
+    def _owner_of(self, entry: CompiledTool) -> CapabilityService:
+        """The service that compiled ``entry`` (by identity): a REST-only operation or a resource has no MCP name to
+        look up, and run on another file's invoker it would find neither its upstream nor its credentials."""
+        for service in self.services:
+            inventory = service.inventory
+            if (
+                inventory.tools.get(entry.name) is entry
+                or any(e.tool is entry for e in inventory.rest)
+                or any(r is entry for r in inventory.resources)
+            ):
+                return service
+        return self._tools.get(entry.name) or self.services[0]
 
     def files(self) -> Sequence[FileResource]:
         return [f for s in self.services for f in s.files()]
