@@ -31,7 +31,8 @@ KINDS: dict[str, Kind] = {
     ),
     "unknown_tool": Kind(
         "no tool of that name is served",
-        "list the tools (`hms-recordings tools`, MCP tools/list or /openapi.json); --read-only and --tools hide some",
+        "list the tools (`hms-recordings tools`, MCP tools/list or /openapi.json); --read-only, --tools and --toolsets "
+        "hide some",
     ),
     # Credentials and permissions.
     "credentials": Kind(
