@@ -16,7 +16,9 @@ from typing import Any
 from hms_recordings.faces.problems import current_request_id
 from hms_recordings.runtime.redact import RedactingFilter, Redactor
 
-__all__ = ["JsonFormatter", "configure_logging", "install_request_ids"]
+__all__ = ["CallLog", "JsonFormatter", "configure_logging", "install_request_ids"]
+
+call_log = logging.getLogger("hms_recordings.calls")
 
 
 class JsonFormatter(logging.Formatter):
@@ -32,6 +34,19 @@ class JsonFormatter(logging.Formatter):
             if value is not None:
                 entry[key] = value
         return json.dumps(entry, ensure_ascii=False)
+
+
+class CallLog:
+    """A :class:`~hms_recordings.runtime.observe.CallObserver` that writes one DEBUG line per finished invocation.
+
+    Name, face, outcome and duration only: arguments and results are never logged (they may carry presigned URLs),
+    and the line passes the redacting filter like every other."""
+
+    def on_call(self, entry: str, face: str, outcome: str, seconds: float) -> None:
+        if call_log.isEnabledFor(logging.DEBUG):
+            ms = round(seconds * 1000, 1)
+            extra = {"tool": entry, "outcome": outcome, "duration_ms": ms}
+            call_log.debug("%s via %s: %s in %.1f ms", entry, face, outcome, ms, extra=extra)
 
 
 def install_request_ids() -> None:

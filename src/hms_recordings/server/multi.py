@@ -31,7 +31,7 @@ from hms_recordings.faces.mcp import build_mcp_server, run_stdio
 from hms_recordings.runtime.inventory import compile_inventory
 from hms_recordings.runtime.redact import Redactor
 from hms_recordings.runtime.service import CapabilityService, CombinedService
-from hms_recordings.server.logging import configure_logging
+from hms_recordings.server.logging import CallLog, configure_logging
 from hms_recordings.server.metrics import Metrics
 from hms_recordings.server.serve import (
     Face,
@@ -161,9 +161,7 @@ def combine(services: Sequence[tuple[str, CapabilityService]]) -> CombinedServic
 
 
 @asynccontextmanager
-async def _services(
-    served: Sequence[Served], observers: Sequence[Metrics | None]
-) -> AsyncIterator[list[CapabilityService]]:
+async def _services(served: Sequence[Served], observers: Sequence[Metrics]) -> AsyncIterator[list[CapabilityService]]:
     """A service per file, each told about its server's metrics; one shared emulator with ``--emulator``."""
     async with AsyncExitStack() as stack:
         emulated = await stack.enter_async_context(emulation(served[0].settings, "socket"))
@@ -171,9 +169,7 @@ async def _services(
         for item, metrics in zip(served, observers, strict=True):
             inventory = select_inventory(item.capability, item.settings)
             service = await stack.enter_async_context(
-                open_service(
-                    inventory, item.settings, emulated=emulated, observers=(metrics,) if metrics is not None else ()
-                )
+                open_service(inventory, item.settings, emulated=emulated, observers=(metrics, CallLog()))
             )
             out.append(service)
         yield out
@@ -183,10 +179,9 @@ async def _run(served: list[Served]) -> None:
     first = served[0].settings
     configure_logging(first.log_level, Redactor(), json_lines=first.json_logs)
     single = first.single_port or first.transport == "stdio"
-    shared = Metrics() if single else None
+    shared = Metrics()  # the one registry of the combined server (single port or stdio)
     per_file = [shared if single else Metrics() for _ in served]
     for item, metrics in zip(served, per_file, strict=True):
-        assert metrics is not None
         metrics.prepare(item.capability.consumes)
     async with _services(served, per_file) as services:
         redactor = Redactor()
@@ -196,7 +191,6 @@ async def _run(served: list[Served]) -> None:
         if not single:
             faces: list[tuple[Served, str, Face]] = []
             for item, service, metrics in zip(served, services, per_file, strict=True):
-                assert metrics is not None
                 hosted = Hosted(service, [service], [item.capability], metrics)
                 label = f"{item.file} ({len(service.tools())} tools)"
                 faces += [(item, label, face) for face in http_faces(item.capability, hosted, item.settings)]
@@ -206,7 +200,6 @@ async def _run(served: list[Served]) -> None:
             )
             await serve_all([http_server(face.app, item.settings, face.port) for item, _label, face in faces])
             return
-        assert shared is not None
         combined = combine([(item.file, service) for item, service in zip(served, services, strict=True)])
         hosted = Hosted(combined, services, [item.capability for item in served], shared)
         check_servable(services, what="any of the files")

@@ -34,7 +34,7 @@ from hms_recordings.faces.mcp import build_mcp_server, mcp_http_app, run_stdio
 from hms_recordings.runtime.redact import Redactor
 from hms_recordings.runtime.service import CapabilityService, Service
 from hms_recordings.server.health import operations_routes
-from hms_recordings.server.logging import configure_logging
+from hms_recordings.server.logging import CallLog, configure_logging
 from hms_recordings.server.metrics import Metrics
 from hms_recordings.server.middleware import guard, transport_security
 from hms_recordings.server.settings import ServeSettings
@@ -230,7 +230,7 @@ async def run_server(capability: Capability, settings: ServeSettings, *, env: An
     metrics.prepare(capability.consumes)
     async with (
         emulation(settings, "socket", env) as emulated,
-        open_service(inventory, settings, emulated=emulated, env=env, observers=(metrics,)) as service,
+        open_service(inventory, settings, emulated=emulated, env=env, observers=(metrics, CallLog())) as service,
     ):
         configure_logging(settings.log_level, service.redactor, json_lines=settings.json_logs)
         hosted = Hosted(service, [service], [capability], metrics)
