@@ -236,6 +236,16 @@ async def test_a_body_over_one_mebibyte_is_413(rig: Rig, rest: httpx2.AsyncClien
     assert await rig.upstream_requests() == []
 
 
+async def test_the_body_limit_is_settable(rig: Rig) -> None:
+    async with face_client(build_rest_app(rig.service, max_body_bytes=2048)) as rest:
+        start = f"/rooms/{ROOM}/recording/start"
+        big = await rest.post(start, json={"meeting_url": MEETING + "?" + "a" * 2048})
+        assert big.status_code == 413
+        assert big.json()["detail"] == "the request body is larger than 2048 bytes"
+        assert await rig.upstream_requests() == []
+        assert (await rest.post(start, json={"meeting_url": MEETING})).status_code == 200
+
+
 async def test_an_invalid_path_value_is_refused_before_the_upstream(rig: Rig, rest: httpx2.AsyncClient) -> None:
     body = problem(await rest.post("/rooms/..%2F..%2Fadmin/recording/start"), 404, "no_route")
     assert "no route" in body["detail"]

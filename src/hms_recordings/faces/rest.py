@@ -10,7 +10,8 @@ cookie parameters, and the fields of a JSON object body (POST, PUT, PATCH). Path
 *text*: their names go to the invoker in ``CallContext.text_fields`` and the schema reads them (``"10"`` is an integer
 where the schema says so, a 24-digit id stays a string). Body values are JSON and are never coerced.
 
-Refused here, with a 4xx problem and nothing sent upstream: a body over :data:`MAX_BODY_BYTES` (413), a body that is
+Refused here, with a 4xx problem and nothing sent upstream: a body over ``max_body_bytes`` (413; by default
+:data:`MAX_BODY_BYTES`, the server passes its ``--max-request-bytes``), a body that is
 not ``application/json`` (415), not UTF-8 JSON, not an object, or that holds ``NaN``/``Infinity`` or a lone surrogate
 (400), and a field given twice (path and query, path and body, query and body, or a repeated query key). Unknown
 fields reach the invoker, which refuses them with the very text the MCP face gives.
@@ -44,7 +45,7 @@ from hms_recordings.runtime.service import Service
 
 __all__ = ["MAX_BODY_BYTES", "build_rest_app", "problem_from_error", "read_arguments"]
 
-MAX_BODY_BYTES = 1_048_576  # 1 MiB: larger bodies are refused with 413 while they are read
+MAX_BODY_BYTES = 1_048_576  # 1 MiB by default: larger bodies are refused with 413 while they are read
 
 
 class _Rejected(Exception):
@@ -71,15 +72,15 @@ def _valid_text(body: Any) -> bool:
     return True
 
 
-async def _read_body(request: Request) -> dict[str, Any]:
-    too_large = _Rejected(413, f"the request body is larger than {MAX_BODY_BYTES} bytes", kind="too_large")
+async def _read_body(request: Request, limit: int) -> dict[str, Any]:
+    too_large = _Rejected(413, f"the request body is larger than {limit} bytes", kind="too_large")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             raise too_large
         chunks.append(chunk)
     raw = b"".join(chunks)
@@ -104,7 +105,9 @@ async def _read_body(request: Request) -> dict[str, Any]:
     return body
 
 
-async def read_arguments(request: Request, route: RestRoute) -> tuple[dict[str, Any], frozenset[str]]:
+async def read_arguments(
+    request: Request, route: RestRoute, *, max_body_bytes: int = MAX_BODY_BYTES
+) -> tuple[dict[str, Any], frozenset[str]]:
     """The entry's arguments from one request, and the names of those that arrived as text (see the module
     docstring for the rules)."""
     properties: dict[str, Any] = route.tool.input_schema.get("properties") or {}
@@ -130,7 +133,7 @@ async def read_arguments(request: Request, route: RestRoute) -> tuple[dict[str, 
             args[name] = request.cookies[name]
     text_fields = frozenset(args)
     if route.method in BODY_METHODS:
-        for name, value in (await _read_body(request)).items():
+        for name, value in (await _read_body(request, max_body_bytes)).items():
             if name in in_path:
                 raise _Rejected(400, f"`{name}` is part of the path; do not repeat it in the body", (name,))
             if name in args:
@@ -170,11 +173,11 @@ def _success(outcome: Outcome) -> Response:
     return JSONResponse(data)
 
 
-def _endpoint(service: Service, route: RestRoute) -> Callable[[Request], Awaitable[Response]]:
+def _endpoint(service: Service, route: RestRoute, max_body_bytes: int) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         request.state.route = route.path
         try:
-            args, text_fields = await read_arguments(request, route)
+            args, text_fields = await read_arguments(request, route, max_body_bytes=max_body_bytes)
         except _Rejected as exc:
             request.state.rejection = exc.kind
             return problem_response(exc.kind, exc.status, exc.message, fields=exc.fields)
@@ -185,6 +188,7 @@ def _endpoint(service: Service, route: RestRoute) -> Callable[[Request], Awaitab
 
 
 async def _http_problem(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 (and any other HTTPException) as problem documents."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         return problem_response("no_route", 404, f"no route {request.method} {request.url.path}; see /openapi.json")
@@ -197,16 +201,25 @@ async def _http_problem(request: Request, exc: Exception) -> Response:
             headers={"Allow": allowed} if allowed else None,
         )
     if exc.status_code == 413:
-        return problem_response("too_large", 413, f"the request body is larger than {MAX_BODY_BYTES} bytes")
+        return problem_response("too_large", 413, "the request body is too large")
     kind = "invalid_arguments" if 400 <= exc.status_code < 500 else "internal_error"
     return problem_response(kind, exc.status_code, str(exc.detail))
 
 
-def build_rest_app(service: Service, *, extra_routes: list[BaseRoute] | None = None, bearer: bool = False) -> Starlette:
+def build_rest_app(
+    service: Service,
+    *,
+    extra_routes: list[BaseRoute] | None = None,
+    bearer: bool = False,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> Starlette:
     """The REST face as a bare Starlette app: the declared routes, ``/openapi.json``, ``/docs``, ``/`` (to the docs)
     and ``extra_routes`` (health, metrics, the skill catalog). The hosting layer adds request ids, Host/Origin checks
     and inbound auth (``bearer`` says that it does, for the OpenAPI document). Entries that cannot be routed are left
-    out; :func:`~hms_recordings.faces.rest_routes.plan_routes` says which and why."""
+    out; :func:`~hms_recordings.faces.rest_routes.plan_routes` says which and why. ``max_body_bytes``: the largest
+    request body read (413 above it)."""
+    if max_body_bytes < 1:
+        raise ValueError(f"max_body_bytes must be at least 1, not {max_body_bytes}")
     routes, _problems = plan_routes(service)  # reported by the server, which plans once more to log them
     openapi = build_openapi(service, routes, bearer=bearer)
     title = openapi["info"]["title"]
@@ -225,6 +238,9 @@ def build_rest_app(service: Service, *, extra_routes: list[BaseRoute] | None = N
         Route("/docs", docs, methods=["GET"]),
         Route("/", home, methods=["GET"]),
     ]
-    mounted += [Route(r.route_path, _endpoint(service, r), methods=[r.method], name=r.operation_id) for r in routes]
+    mounted += [
+        Route(r.route_path, _endpoint(service, r, max_body_bytes), methods=[r.method], name=r.operation_id)
+        for r in routes
+    ]
     mounted += extra_routes or []
     return Starlette(routes=mounted, exception_handlers={HTTPException: _http_problem})
