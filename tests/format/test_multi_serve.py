@@ -12,7 +12,7 @@ from hms_recordings.capability.loader import BUILTIN_CAPABILITY
 from hms_recordings.cli import build_parser, main
 from hms_recordings.errors import ConfigError
 from hms_recordings.faces.mcp import build_mcp_server
-from hms_recordings.server.multi import combine, plan_serving
+from hms_recordings.server.multi import combine, metrics_per_file, plan_serving
 
 from .conftest import FILES, MakeEngine
 
@@ -123,3 +123,32 @@ async def test_single_port_refuses_a_tool_name_served_by_two_files_naming_both(m
     assert raised.value.message.startswith(
         f"tool `hms-recording-status` is served by both {RECORDINGS} and {DUPLICATE}; with --single-port"
     )
+
+
+def test_several_servers_keep_their_own_metrics_and_one_combined_server_shares_one() -> None:
+    separate = metrics_per_file(plan_serving(args(RECORDINGS, DUPLICATE), env=ENV))
+    combined = metrics_per_file(plan_serving(args(RECORDINGS, ROOMS, "--single-port"), env=ENV))
+
+    assert separate[0] is not separate[1]
+    assert combined[0] is combined[1]
+    text = combined[0].render().decode()
+    assert 'hms_upstream_retries_total{namespace="recordings"} 0.0' in text  # every file's APIs, from the start
+    assert 'hms_upstream_retries_total{namespace="rooms"} 0.0' in text
+
+
+@pytest.mark.anyio
+async def test_one_combined_server_counts_the_calls_of_every_file(make_engine: MakeEngine, record: Record) -> None:
+    recording = await record()
+    metrics = metrics_per_file(plan_serving(args(RECORDINGS, ROOMS, "--single-port"), env=ENV))[0]  # shared by all
+    engines = [
+        (RECORDINGS, make_engine(RECORDINGS, observers=[metrics])),
+        (ROOMS, make_engine(ROOMS, observers=[metrics])),
+    ]
+
+    async with Client(build_mcp_server(combine(engines))) as client:
+        await client.call_tool("hms-recording-status", {"recording_id": recording["id"]})
+        await client.call_tool("hms-room-count", {})
+
+    text = metrics.render().decode()
+    assert 'hms_tool_calls_total{face="mcp",outcome="ok",tool="hms-recording-status"} 1.0' in text
+    assert 'hms_tool_calls_total{face="mcp",outcome="ok",tool="hms-room-count"} 1.0' in text

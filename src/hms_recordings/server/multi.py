@@ -46,7 +46,7 @@ from hms_recordings.server.serve import (
 from hms_recordings.server.settings import ServeSettings
 from hms_recordings.server.targets import emulation, open_service, select_inventory
 
-__all__ = ["Served", "check_unique_names", "plan_serving", "serve_many"]
+__all__ = ["Served", "check_unique_names", "combine", "is_combined", "metrics_per_file", "plan_serving", "serve_many"]
 
 
 @dataclass(frozen=True)
@@ -175,14 +175,26 @@ async def _services(served: Sequence[Served], observers: Sequence[Metrics]) -> A
         yield out
 
 
+def is_combined(served: Sequence[Served]) -> bool:
+    """One server for every file: asked for with ``--single-port``, and the only way over stdio."""
+    first = served[0].settings
+    return first.single_port or first.transport == "stdio"
+
+
+def metrics_per_file(served: Sequence[Served]) -> list[Metrics]:
+    """One :class:`Metrics` per server: the same object for every file when they share one, else one each."""
+    shared = Metrics()
+    out = [shared if is_combined(served) else Metrics() for _ in served]
+    for item, metrics in zip(served, out, strict=True):
+        metrics.prepare(item.capability.consumes)
+    return out
+
+
 async def _run(served: list[Served]) -> None:
     first = served[0].settings
     configure_logging(first.log_level, Redactor(), json_lines=first.json_logs)
-    single = first.single_port or first.transport == "stdio"
-    shared = Metrics()  # the one registry of the combined server (single port or stdio)
-    per_file = [shared if single else Metrics() for _ in served]
-    for item, metrics in zip(served, per_file, strict=True):
-        metrics.prepare(item.capability.consumes)
+    single = is_combined(served)
+    per_file = metrics_per_file(served)
     async with _services(served, per_file) as services:
         redactor = Redactor()
         for service in services:
@@ -201,7 +213,7 @@ async def _run(served: list[Served]) -> None:
             await serve_all([http_server(face.app, item.settings, face.port) for item, _label, face in faces])
             return
         combined = combine([(item.file, service) for item, service in zip(served, services, strict=True)])
-        hosted = Hosted(combined, services, [item.capability for item in served], shared)
+        hosted = Hosted(combined, services, [item.capability for item in served], per_file[0])  # shared by all
         check_servable(services, what="any of the files")
         if first.transport == "stdio":
             await run_stdio(build_mcp_server(combined))
