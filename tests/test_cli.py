@@ -60,6 +60,14 @@ def test_an_entry_that_cannot_be_served_is_reported_and_strict_refuses_it(
     assert main(["serve", bad, "--strict", "--emulator"]) == 3
 
 
+def test_serve_refuses_when_the_selection_leaves_nothing_to_serve(capsys: pytest.CaptureFixture[str]) -> None:
+    rooms = Path(__file__).parent / "format" / "files" / "sibling-rooms.yaml"  # one tool, which writes
+    assert main(["serve", str(rooms), "--read-only", "--emulator"]) == 3
+    assert capsys.readouterr().err == (
+        f"hms-recordings: nothing to serve from {rooms} (check --tools, --toolsets and --read-only)\n"
+    )
+
+
 def test_call_against_the_emulator_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
         main(["call", "hms-start-recording", "--emulator", "--arg", f"room_id={ROOM}", "--arg", "audio_only=true"]) == 0
