@@ -254,6 +254,17 @@ async def test_an_invalid_path_value_is_refused_before_the_upstream(rig: Rig, re
     assert await rig.upstream_requests() == []
 
 
+async def test_an_encoded_or_trailing_slash_is_no_route_never_a_redirect_to_another_id(
+    rig: Rig, rest: httpx2.AsyncClient
+) -> None:
+    for path in ("/recordings/6a10aa2d3e4f5a6b7c8d9e0f%2F", "/recordings/6a10aa2d3e4f5a6b7c8d9e0f/", "/recordings/"):
+        response = await rest.get(path, headers=TRACE)
+        assert response.json() == expected_problem(
+            "no_route", 404, f"no route GET {response.request.url.path}; see /openapi.json"
+        )
+    assert await rig.upstream_requests() == []
+
+
 async def test_unknown_routes_and_methods_are_problem_documents(rest: httpx2.AsyncClient) -> None:
     problem(await rest.get("/nothing-here"), 404, "no_route")
     wrong = await rest.delete("/recordings")

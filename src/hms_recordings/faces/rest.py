@@ -243,4 +243,8 @@ def build_rest_app(
         for r in routes
     ]
     mounted += extra_routes or []
-    return Starlette(routes=mounted, exception_handlers={HTTPException: _http_problem})
+    app = Starlette(routes=mounted, exception_handlers={HTTPException: _http_problem})
+    # No trailing-slash redirects: Starlette decides them on the decoded path, so `/recordings/abc%2F` would be sent
+    # on to `/recordings/abc`, another id than the one given. A path is served as documented, or it is a 404.
+    app.router.redirect_slashes = False
+    return app
