@@ -118,3 +118,12 @@ def test_a_value_from_the_capability_file_is_refused_naming_the_file() -> None:
     bad = replace(capability, mcp=(replace(capability.mcp[0], port=99999),))
     with pytest.raises(ConfigError, match=r"^the capability file's exposes\[mcp\]\.port must be between 0 and 65535"):
         ServeSettings.build(bad, flags=NO_FLAGS, env={})
+
+
+def test_an_inconsistent_object_is_never_made_even_when_built_directly() -> None:
+    with pytest.raises(ConfigError, match="refusing to listen on 0.0.0.0"):
+        ServeSettings(host="0.0.0.0")
+    with pytest.raises(ConfigError, match="--emulator and --upstream"):
+        CallSettings(emulator=True, upstreams={"recordings": "http://127.0.0.1:1"})
+    with pytest.raises(ValueError, match="prot"):
+        ServeSettings(prot=9091)  # type: ignore[call-arg]  # a misspelt setting is refused, not ignored

@@ -18,10 +18,10 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import AsyncIterator, Generator, Sequence
+from collections.abc import AsyncIterator, Generator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 from starlette.applications import Starlette
@@ -222,7 +222,7 @@ def banner(lines: Sequence[str]) -> None:
         print(f"hms-recordings: {line}", file=sys.stderr, flush=True)
 
 
-async def run_server(capability: Capability, settings: ServeSettings, *, env: Any = None) -> None:
+async def run_server(capability: Capability, settings: ServeSettings, *, env: Mapping[str, str] | None = None) -> None:
     """Serve one capability file until stopped (see the module docstring)."""
     configure_logging(settings.log_level, Redactor(), json_lines=settings.json_logs)  # start-up problems, scrubbed
     inventory = select_inventory(capability, settings)

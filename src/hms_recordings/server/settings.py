@@ -55,7 +55,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -156,7 +156,7 @@ class CallSettings(BaseSettings):
     """The upstream part, shared by ``call`` and ``serve``."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="ignore", frozen=True, case_sensitive=False
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="forbid", frozen=True, case_sensitive=False
     )
 
     read_only: bool = False
@@ -222,8 +222,14 @@ class CallSettings(BaseSettings):
             raise ConfigError(_explain(cls, exc, given, env, file)) from None
         finally:
             _INPUTS.reset(token)
-        settings.check()
         return settings
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        # A ConfigError is not a ValueError, so pydantic lets it through as it is: built directly or by build(),
+        # an inconsistent object is never made.
+        self.check()
+        return self
 
     def check(self) -> None:
         """Rules across fields (single-field bounds are in the field declarations)."""
