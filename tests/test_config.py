@@ -121,7 +121,7 @@ def test_a_value_from_the_capability_file_is_refused_naming_the_file() -> None:
 
 
 def test_an_inconsistent_object_is_never_made_even_when_built_directly() -> None:
-    with pytest.raises(ConfigError, match="refusing to listen on 0.0.0.0"):
+    with pytest.raises(ConfigError, match=r"refusing to listen on 0\.0\.0\.0"):
         ServeSettings(host="0.0.0.0")
     with pytest.raises(ConfigError, match="--emulator and --upstream"):
         CallSettings(emulator=True, upstreams={"recordings": "http://127.0.0.1:1"})
