@@ -473,8 +473,14 @@ async def test_a_path_parameter_spelled_differently_from_its_argument_is_served_
             ("GET", "/recordings/{recording_id}", "get-recording"),
             ("GET", "/dashed/{recording-id}", "get-dashed"),
             ("GET", "/pairs/{recording-id}/{p0}", "get-pair"),
+            ("GET", "/by-header", "get-by-header"),
         ]
-        assert [r.route_path for r in routes] == ["/recordings/{recording_id}", "/dashed/{p0}", "/pairs/{p1}/{p0}"]
+        assert [r.route_path for r in routes] == [
+            "/recordings/{recording_id}",
+            "/dashed/{p0}",
+            "/pairs/{p1}/{p0}",
+            "/by-header",
+        ]
         assert problems == [
             "REST operation GET /recordings/{{recording_id}} (get-again) has the method and path of get-recording, "
             "declared first and served; this one is not served",
@@ -495,7 +501,19 @@ async def test_a_path_parameter_spelled_differently_from_its_argument_is_served_
             "/recordings/{recording_id}": ["recording_id"],
             "/dashed/{recording-id}": ["recording-id"],
             "/pairs/{recording-id}/{p0}": ["recording-id", "p0"],
+            "/by-header": ["rid"],
         }
+        assert paths["/by-header"]["get"]["parameters"][0]["in"] == "header"
+
+
+async def test_a_declared_header_parameter_is_read_from_the_header_and_refused_when_also_in_the_query() -> None:
+    async with make_rig(FILES / "respelled_path.yaml") as rig, rest_face(rig) as rest:
+        missing = "6a10aa2d3e4f5a6b7c8d9e0f"
+        problem(await rest.get("/by-header", headers={"rid": missing}), 404, "not_found")
+        twice = await rest.get("/by-header", params={"rid": missing}, headers={"rid": missing, **TRACE})
+        said = "`rid` is given both in the query string and in a header; give it once"
+        assert twice.json() == expected_problem("invalid_arguments", 400, said, ("rid",))
+        assert [r["path"] for r in await rig.upstream_requests()] == [f"/v2/recordings/{missing}"]
 
 
 async def test_a_published_file_whose_rest_path_names_no_argument_still_serves_its_mcp_tools() -> None:

@@ -112,35 +112,32 @@ async def read_arguments(
     docstring for the rules)."""
     properties: dict[str, Any] = route.tool.input_schema.get("properties") or {}
     args: dict[str, Any] = {}
+    origin: dict[str, str] = {}  # where each argument was found, for the "given twice" refusals
+
+    def put(name: str, value: Any, where: str) -> None:
+        if origin.get(name) == "the path":
+            raise _Rejected(400, f"`{name}` is part of the path; do not repeat it in {where}", (name,))
+        if name in origin:
+            raise _Rejected(400, f"`{name}` is given both in {origin[name]} and in {where}; give it once", (name,))
+        args[name], origin[name] = value, where
+
     for param, value in request.path_params.items():
-        args[route.path_args.get(param, param)] = str(value)
-    in_path = set(args)
+        put(route.path_args.get(param, param), str(value), "the path")
     for name in dict.fromkeys(request.query_params.keys()):
-        if name in in_path:
-            raise _Rejected(400, f"`{name}` is part of the path; do not repeat it in the query string", (name,))
         values = request.query_params.getlist(name)
-        if (properties.get(name) or {}).get("type") == "array":
-            args[name] = values
-        elif len(values) > 1:
+        if len(values) > 1 and (properties.get(name) or {}).get("type") != "array":
             raise _Rejected(400, f"`{name}` is given {len(values)} times in the query string; give it once", (name,))
-        else:
-            args[name] = values[0]
+        put(name, values if (properties.get(name) or {}).get("type") == "array" else values[0], "the query string")
     for name in route.args_in("header"):
         if name in request.headers:
-            args[name] = request.headers[name]
+            put(name, request.headers[name], "a header")
     for name in route.args_in("cookie"):
         if name in request.cookies:
-            args[name] = request.cookies[name]
+            put(name, request.cookies[name], "a cookie")
     text_fields = frozenset(args)
     if route.method in BODY_METHODS:
         for name, value in (await _read_body(request, max_body_bytes)).items():
-            if name in in_path:
-                raise _Rejected(400, f"`{name}` is part of the path; do not repeat it in the body", (name,))
-            if name in args:
-                raise _Rejected(
-                    400, f"`{name}` is given both in the query string and in the body; give it once", (name,)
-                )
-            args[name] = value
+            put(name, value, "the body")
     return args, text_fields
 
 
