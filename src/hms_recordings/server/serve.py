@@ -50,7 +50,10 @@ logger = logging.getLogger("hms_recordings.server")
 
 @dataclass
 class Hosted:
-    """One server: what it serves (one service, or several combined), the files behind it, and its metrics."""
+    """One server: what it serves (one service, or several combined), the files behind it, and its metrics.
+
+    ``metrics`` counts only what it is told: the services must have been built with it among their observers
+    (:func:`run_server` and :mod:`~hms_recordings.server.multi` do); the HTTP middleware adds the rejections."""
 
     service: Service
     services: list[CapabilityService]
