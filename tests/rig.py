@@ -8,7 +8,7 @@ The emulator's request log (``GET /_emulator/requests``) is the proof of what re
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +80,7 @@ def open_service(
     read_only: bool = False,
     observers: Sequence[Any] = (),
     strict: bool = False,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> CapabilityService:
     """A service on ``source`` (default: the built-in capability), every consumed API sent to ``transport``."""
     capability = _capability(source)
@@ -97,6 +98,7 @@ def open_service(
         max_concurrency=max_concurrency,
         retry_seed=seed,
         observers=tuple(upstream_observers),
+        **({"sleep": sleep} if sleep is not None else {}),
     )
     return build_service(
         inventory,

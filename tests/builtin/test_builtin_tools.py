@@ -11,7 +11,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def start(rig: Rig, room: str = ROOM, **extra: object) -> dict[str, object]:
-    outcome = await rig.engine.call("hms-start-recording", {"room_id": room, "meeting_url": MEETING, **extra})
+    outcome = await rig.call("hms-start-recording", {"room_id": room, "meeting_url": MEETING, **extra})
     assert outcome.ok, outcome.error
     assert isinstance(outcome.data, dict)
     return outcome.data
@@ -19,7 +19,7 @@ async def start(rig: Rig, room: str = ROOM, **extra: object) -> dict[str, object
 
 async def completed_recording(rig: Rig, room: str = ROOM) -> str:
     recording_id = str((await start(rig, room))["id"])
-    assert (await rig.engine.call("hms-stop-recording", {"room_id": room})).ok
+    assert (await rig.call("hms-stop-recording", {"room_id": room})).ok
     await rig.advance(1)
     return recording_id
 
@@ -38,9 +38,9 @@ async def test_start_sends_the_typed_fields_as_the_json_body(rig: Rig) -> None:
         resolution={"width": 1920, "height": 1080},
         transcription={"enabled": True, "output_modes": ["txt"], "summary": {"enabled": True}},
     )
-    await rig.engine.call("hms-stop-recording", {"room_id": ROOM})
+    await rig.call("hms-stop-recording", {"room_id": ROOM})
     await rig.advance(1)
-    listed = await rig.engine.call("hms-list-recording-assets", {"room_id": ROOM})
+    listed = await rig.call("hms-list-recording-assets", {"room_id": ROOM})
     types = sorted(a["type"] for a in listed.data["assets"])
     assert types == ["chat", "room-composite", "summary", "transcript"]
     composite = next(a for a in listed.data["assets"] if a["type"] == "room-composite")
@@ -49,7 +49,7 @@ async def test_start_sends_the_typed_fields_as_the_json_body(rig: Rig) -> None:
 
 async def test_a_second_start_names_the_active_recording_and_the_next_step(rig: Rig) -> None:
     first = await start(rig)
-    outcome = await rig.engine.call("hms-start-recording", {"room_id": ROOM, "meeting_url": MEETING})
+    outcome = await rig.call("hms-start-recording", {"room_id": ROOM, "meeting_url": MEETING})
     assert outcome.error is not None
     assert outcome.error.kind == "conflict"
     assert str(first["id"]) in outcome.error.message
@@ -62,7 +62,7 @@ async def test_safe_start_twice_gives_one_recording(rig: Rig) -> None:
     second = await start(rig, if_active="return")
     assert second["id"] == first["id"]
     assert second["already_active"] is True
-    listed = await rig.engine.call("hms-list-recordings", {"room_id": ROOM})
+    listed = await rig.call("hms-list-recordings", {"room_id": ROOM})
     assert [r["id"] for r in listed.data["recordings"]] == [first["id"]]
     starts = [r for r in await rig.upstream_requests() if r["path"].endswith("/start")]
     assert len(starts) == 2  # the second start reached 100ms, got 409, and was answered from the lookup
@@ -70,14 +70,14 @@ async def test_safe_start_twice_gives_one_recording(rig: Rig) -> None:
 
 async def test_malformed_room_id_is_rejected_before_anything_is_sent(rig: Rig) -> None:
     for bad in ("6a0f", "6A0F1C2D3E4F5A6B7C8D9E0F", "../6a0f1c2d3e4f5a6b7c8d9e", "6a0f1c2d3e4f5a6b7c8d9e0f\n"):
-        outcome = await rig.engine.call("hms-start-recording", {"room_id": bad, "meeting_url": MEETING})
+        outcome = await rig.call("hms-start-recording", {"room_id": bad, "meeting_url": MEETING})
         assert outcome.error is not None and outcome.error.kind == "invalid_arguments"
         assert "room_id" in outcome.error.fields
     assert await rig.upstream_requests() == []
 
 
 async def test_out_of_range_resolution_and_unknown_fields_are_named(rig: Rig) -> None:
-    outcome = await rig.engine.call(
+    outcome = await rig.call(
         "hms-start-recording",
         {"room_id": ROOM, "resolution": {"width": 100, "height": 720}, "colour": "red"},
     )
@@ -89,7 +89,7 @@ async def test_out_of_range_resolution_and_unknown_fields_are_named(rig: Rig) ->
 
 async def test_stop_pause_and_resume_with_nothing_active_say_so(rig: Rig) -> None:
     for tool in ("hms-stop-recording", "hms-pause-recording", "hms-resume-recording"):
-        outcome = await rig.engine.call(tool, {"room_id": OTHER_ROOM})
+        outcome = await rig.call(tool, {"room_id": OTHER_ROOM})
         assert outcome.error is not None, tool
         assert outcome.error.kind == "not_found"
         assert f"room {OTHER_ROOM} has no active recording" in outcome.error.message
@@ -99,31 +99,31 @@ async def test_stop_pause_and_resume_with_nothing_active_say_so(rig: Rig) -> Non
 async def test_pause_and_resume_keep_the_status_running(rig: Rig) -> None:
     await start(rig)
     await rig.advance(1)
-    paused = await rig.engine.call("hms-pause-recording", {"room_id": ROOM})
-    resumed = await rig.engine.call("hms-resume-recording", {"room_id": ROOM})
+    paused = await rig.call("hms-pause-recording", {"room_id": ROOM})
+    resumed = await rig.call("hms-resume-recording", {"room_id": ROOM})
     assert paused.ok and resumed.ok
     assert paused.data["status"] == "running" and resumed.data["status"] == "running"
 
 
 async def test_stop_by_id_stops_that_recording_and_twice_says_it_is_not_active(rig: Rig) -> None:
     recording_id = (await start(rig))["id"]
-    stopped = await rig.engine.call("hms-stop-recording-by-id", {"recording_id": recording_id})
+    stopped = await rig.call("hms-stop-recording-by-id", {"recording_id": recording_id})
     assert stopped.ok and stopped.data["status"] == "stopping"
-    again = await rig.engine.call("hms-stop-recording-by-id", {"recording_id": recording_id})
+    again = await rig.call("hms-stop-recording-by-id", {"recording_id": recording_id})
     assert again.error is not None and again.error.kind == "not_found"
     assert f"recording {recording_id} is not active" in again.error.message
 
 
 async def test_get_recording_lists_its_assets_once_completed(rig: Rig) -> None:
     recording_id = await completed_recording(rig)
-    outcome = await rig.engine.call("hms-get-recording", {"recording_id": recording_id})
+    outcome = await rig.call("hms-get-recording", {"recording_id": recording_id})
     assert outcome.ok
     assert outcome.data["status"] == "completed"
     assert sorted(a["type"] for a in outcome.data["assets"]) == ["chat", "room-composite"]
 
 
 async def test_get_unknown_recording_points_to_the_list_tool(rig: Rig) -> None:
-    outcome = await rig.engine.call("hms-get-recording", {"recording_id": "0" * 24})
+    outcome = await rig.call("hms-get-recording", {"recording_id": "0" * 24})
     assert outcome.error is not None and outcome.error.kind == "not_found"
     assert "hms-list-recordings" in outcome.error.message
 
@@ -133,7 +133,7 @@ async def test_list_recordings_is_compact_and_says_how_to_get_the_next_page(rig:
     for index in range(12):
         room = f"6a0f1c2d3e4f5a6b7c8d9e{index:02x}"
         ids.append((await start(rig, room))["id"])
-    first = await rig.engine.call("hms-list-recordings", {"limit": 10})
+    first = await rig.call("hms-list-recordings", {"limit": 10})
     assert len(first.data["recordings"]) == 10
     assert set(first.data["recordings"][0]) == {
         "id",
@@ -146,7 +146,7 @@ async def test_list_recordings_is_compact_and_says_how_to_get_the_next_page(rig:
     }
     cursor = first.data["next_start"]
     assert f"start={cursor}" in first.data["next_page"]
-    second = await rig.engine.call("hms-list-recordings", {"limit": 10, "start": cursor})
+    second = await rig.call("hms-list-recordings", {"limit": 10, "start": cursor})
     assert len(second.data["recordings"]) == 2
     assert second.data["next_page"] == "this is the last page"
     seen = [r["id"] for r in first.data["recordings"] + second.data["recordings"]]
@@ -156,28 +156,28 @@ async def test_list_recordings_is_compact_and_says_how_to_get_the_next_page(rig:
 async def test_list_filters_are_validated_and_forwarded(rig: Rig) -> None:
     await start(rig)
     await start(rig, OTHER_ROOM)
-    only = await rig.engine.call("hms-list-recordings", {"room_id": OTHER_ROOM, "status": "running"})
+    only = await rig.call("hms-list-recordings", {"room_id": OTHER_ROOM, "status": "running"})
     assert [r["room_id"] for r in only.data["recordings"]] == [OTHER_ROOM]
-    bad = await rig.engine.call("hms-list-recordings", {"status": "paused", "limit": 5})
+    bad = await rig.call("hms-list-recordings", {"status": "paused", "limit": 5})
     assert bad.error is not None
     assert "`status` must be one of" in bad.error.message and "`limit` must be >= 10" in bad.error.message
 
 
 async def test_list_assets_filters_by_type_and_get_asset_gives_its_path(rig: Rig) -> None:
     await completed_recording(rig)
-    listed = await rig.engine.call("hms-list-recording-assets", {"room_id": ROOM, "type": "chat"})
+    listed = await rig.call("hms-list-recording-assets", {"room_id": ROOM, "type": "chat"})
     assert [a["type"] for a in listed.data["assets"]] == ["chat"]
-    asset = await rig.engine.call("hms-get-recording-asset", {"asset_id": listed.data["assets"][0]["id"]})
+    asset = await rig.call("hms-get-recording-asset", {"asset_id": listed.data["assets"][0]["id"]})
     assert asset.ok and asset.data["path"].startswith("s3://")
-    missing = await rig.engine.call("hms-get-recording-asset", {"asset_id": "0" * 24})
+    missing = await rig.call("hms-get-recording-asset", {"asset_id": "0" * 24})
     assert missing.error is not None and "hms-list-recording-assets" in missing.error.message
 
 
 async def test_presigned_url_downloads_the_asset_bytes(rig: Rig) -> None:
     await completed_recording(rig)
-    listed = await rig.engine.call("hms-list-recording-assets", {"room_id": ROOM, "type": "room-composite"})
+    listed = await rig.call("hms-list-recording-assets", {"room_id": ROOM, "type": "room-composite"})
     asset_id = listed.data["assets"][0]["id"]
-    link = await rig.engine.call("hms-get-recording-presigned-url", {"asset_id": asset_id, "presign_duration": 600})
+    link = await rig.call("hms-get-recording-presigned-url", {"asset_id": asset_id, "presign_duration": 600})
     assert link.ok and link.data["expires_in_seconds"] == 600
     download = await rig.admin.get(link.data["url"])
     assert download.status_code == 200
@@ -185,15 +185,13 @@ async def test_presigned_url_downloads_the_asset_bytes(rig: Rig) -> None:
 
 
 async def test_presign_duration_has_a_ceiling(rig: Rig) -> None:
-    outcome = await rig.engine.call(
-        "hms-get-recording-presigned-url", {"asset_id": "0" * 24, "presign_duration": 10**7}
-    )
+    outcome = await rig.call("hms-get-recording-presigned-url", {"asset_id": "0" * 24, "presign_duration": 10**7})
     assert outcome.error is not None and "<= 604800" in outcome.error.message
 
 
 async def test_wait_returns_the_completed_recording_with_its_assets(rig: Rig) -> None:
     recording_id = await completed_recording(rig)
-    outcome = await rig.engine.call("hms-wait-for-recording", {"recording_id": recording_id})
+    outcome = await rig.call("hms-wait-for-recording", {"recording_id": recording_id})
     assert outcome.ok
     assert outcome.data["reached"] is True
     assert outcome.data["recording"]["status"] == "completed"
@@ -203,7 +201,7 @@ async def test_wait_returns_the_completed_recording_with_its_assets(rig: Rig) ->
 async def test_wait_says_plainly_when_the_time_runs_out() -> None:
     async with make_rig(emulator=EmulatorConfig(manual_clock=True, start_delay=60, processing_time=0)) as rig:
         recording_id = (await start(rig))["id"]
-        outcome = await rig.engine.call(
+        outcome = await rig.call(
             "hms-wait-for-recording", {"recording_id": recording_id, "until": "running", "timeout_seconds": 1}
         )
     assert outcome.ok
@@ -213,7 +211,7 @@ async def test_wait_says_plainly_when_the_time_runs_out() -> None:
 
 async def test_rejected_credentials_say_which_variables_to_check() -> None:
     async with make_rig(env={"HMS_MANAGEMENT_TOKEN": "not-a-valid-token"}) as rig:
-        outcome = await rig.engine.call("hms-list-recordings", {})
+        outcome = await rig.call("hms-list-recordings", {})
     assert outcome.error is not None and outcome.error.kind == "credentials"
     assert "HMS_MANAGEMENT_TOKEN" in outcome.error.message and "HMS_ACCESS_KEY" in outcome.error.message
     assert "not-a-valid-token" not in outcome.error.message

@@ -17,7 +17,7 @@ DEV = AppCredentials.development()
 async def test_only_the_key_and_secret_are_enough_to_call_100ms() -> None:
     env = {"HMS_ACCESS_KEY": DEV.access_key, "HMS_APP_SECRET": DEV.app_secret}
     async with make_rig(env=env) as rig:
-        outcome = await rig.engine.call("hms-list-recordings", {"room_id": ROOM})
+        outcome = await rig.call("hms-list-recordings", {"room_id": ROOM})
     assert outcome.ok, outcome.error
 
 
@@ -28,9 +28,9 @@ async def test_a_refused_token_is_renewed_once_and_the_call_retried() -> None:
         "HMS_APP_SECRET": DEV.app_secret,
     }
     async with make_rig(env=env) as rig:
-        outcome = await rig.engine.call("hms-list-recordings", {})
+        outcome = await rig.call("hms-list-recordings", {})
         log = [entry["status"] for entry in await rig.upstream_requests()]
-        provider = rig.engine.clients["recordings"].credentials
+        provider = rig.service.invoker.upstreams.clients["recordings"].credentials
     assert outcome.ok, outcome.error
     assert log == [401, 200]
     assert isinstance(provider, ManagementTokens) and provider.minted == 1
@@ -38,7 +38,7 @@ async def test_a_refused_token_is_renewed_once_and_the_call_retried() -> None:
 
 async def test_a_refused_token_without_key_and_secret_is_reported_not_retried() -> None:
     async with make_rig(env={"HMS_MANAGEMENT_TOKEN": "expired-or-revoked-token"}) as rig:
-        outcome = await rig.engine.call("hms-list-recordings", {})
+        outcome = await rig.call("hms-list-recordings", {})
         log = [entry["status"] for entry in await rig.upstream_requests()]
     assert outcome.error is not None and outcome.error.kind == "credentials"
     assert log == [401]

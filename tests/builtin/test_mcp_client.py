@@ -12,14 +12,14 @@ from hms_recordings.capability.loader import load_file
 from hms_recordings.emulator import EmulatorConfig
 from hms_recordings.errors import ConfigError
 from hms_recordings.faces.mcp import build_mcp_server
-from hms_recordings.runtime.engine import Engine, RuntimeSettings
+from hms_recordings.runtime.inventory import compile_inventory
 from tests.builtin.rig import MEETING, ROOM, Rig, make_rig
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_tools_list_advertises_typed_schemas_output_schemas_and_annotations(rig: Rig) -> None:
-    async with Client(build_mcp_server(rig.engine)) as client:
+    async with Client(build_mcp_server(rig.service)) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
     start = tools["hms-start-recording"]
     assert start.input_schema["properties"]["room_id"]["pattern"] == "^[0-9a-f]{24}$"
@@ -29,7 +29,7 @@ async def test_tools_list_advertises_typed_schemas_output_schemas_and_annotation
 
 
 async def test_a_tool_result_carries_structured_content_and_the_same_json_text(rig: Rig) -> None:
-    async with Client(build_mcp_server(rig.engine)) as client:
+    async with Client(build_mcp_server(rig.service)) as client:
         result = await client.call_tool("hms-start-recording", {"room_id": ROOM, "meeting_url": MEETING})
     assert result.is_error is False
     assert result.structured_content is not None and result.structured_content["room_id"] == ROOM
@@ -37,7 +37,7 @@ async def test_a_tool_result_carries_structured_content_and_the_same_json_text(r
 
 
 async def test_upstream_errors_come_back_as_is_error_results_with_the_actionable_text(rig: Rig) -> None:
-    async with Client(build_mcp_server(rig.engine)) as client:
+    async with Client(build_mcp_server(rig.service)) as client:
         result = await client.call_tool("hms-stop-recording", {"room_id": ROOM})
     assert result.is_error is True
     text = result.content[0].text  # type: ignore[union-attr]
@@ -45,7 +45,7 @@ async def test_upstream_errors_come_back_as_is_error_results_with_the_actionable
 
 
 async def test_bad_arguments_are_a_tool_error_naming_the_fields(rig: Rig) -> None:
-    async with Client(build_mcp_server(rig.engine)) as client:
+    async with Client(build_mcp_server(rig.service)) as client:
         result = await client.call_tool("hms-get-recording", {"recording_id": "x", "extra": 1})
     assert result.is_error is True
     text = result.content[0].text  # type: ignore[union-attr]
@@ -54,7 +54,7 @@ async def test_bad_arguments_are_a_tool_error_naming_the_fields(rig: Rig) -> Non
 
 
 async def test_an_unknown_tool_is_a_protocol_error(rig: Rig) -> None:
-    async with Client(build_mcp_server(rig.engine)) as client:
+    async with Client(build_mcp_server(rig.service)) as client:
         with pytest.raises(MCPError) as caught:
             await client.call_tool("hms-delete-everything", {})
     assert caught.value.error.code == -32602
@@ -69,7 +69,7 @@ async def test_waiting_sends_progress_notifications_until_the_recording_runs() -
         async def on_progress(progress: float, total: float | None, message: str | None) -> None:
             seen.append((progress, total, message))
 
-        async with Client(build_mcp_server(rig.engine)) as client:
+        async with Client(build_mcp_server(rig.service)) as client:
             started = await client.call_tool("hms-start-recording", {"room_id": ROOM, "meeting_url": MEETING})
             recording_id = started.structured_content["id"]  # type: ignore[index]
             with anyio.fail_after(10):
@@ -86,7 +86,7 @@ async def test_waiting_sends_progress_notifications_until_the_recording_runs() -
 
 
 async def test_read_only_mode_serves_only_read_only_tools() -> None:
-    async with make_rig(read_only=True) as rig, Client(build_mcp_server(rig.engine)) as client:
+    async with make_rig(read_only=True) as rig, Client(build_mcp_server(rig.service)) as client:
         names = {t.name for t in (await client.list_tools()).tools}
         with pytest.raises(MCPError):
             await client.call_tool("hms-start-recording", {"room_id": ROOM})
@@ -103,16 +103,16 @@ async def test_read_only_mode_serves_only_read_only_tools() -> None:
 
 async def test_read_only_beats_an_explicit_tool_list() -> None:
     async with make_rig(read_only=True, tools=("hms-start-recording", "hms-list-recordings")) as rig:
-        assert set(rig.engine.tools) == {"hms-list-recordings"}
+        assert set(rig.tools) == {"hms-list-recordings"}
 
 
 def test_an_unknown_tool_name_in_the_selection_stops_start_up() -> None:
     with pytest.raises(ConfigError, match="hms-start-recordings"):
-        Engine(load_file(), RuntimeSettings(env={}, tools=("hms-start-recordings",)))
+        compile_inventory(load_file()).select(tools=("hms-start-recordings",))
 
 
 async def test_a_recording_is_readable_as_an_mcp_resource(rig: Rig) -> None:
-    async with Client(build_mcp_server(rig.engine)) as client:
+    async with Client(build_mcp_server(rig.service)) as client:
         templates = (await client.list_resource_templates()).resource_templates
         started = await client.call_tool("hms-start-recording", {"room_id": ROOM, "meeting_url": MEETING})
         recording_id = started.structured_content["id"]  # type: ignore[index]
@@ -123,7 +123,7 @@ async def test_a_recording_is_readable_as_an_mcp_resource(rig: Rig) -> None:
 
 
 async def test_download_links_for_every_completed_asset_in_one_call(rig: Rig) -> None:
-    async with Client(build_mcp_server(rig.engine)) as client:
+    async with Client(build_mcp_server(rig.service)) as client:
         started = await client.call_tool("hms-start-recording", {"room_id": ROOM, "meeting_url": MEETING})
         await client.call_tool("hms-stop-recording", {"room_id": ROOM})
         await rig.advance(1)

@@ -106,14 +106,14 @@ async def test_rule1_consumed_parameter_type_and_required_shape_the_schema() -> 
         "        - { name: count, in: query, type: integer, required: false }"
     )
     async with engine_for(capability_text(params=params, with_="{ thing_id: tools.thing_id }"), Recorder()) as engine:
-        schema = engine.tools["do-thing"].input_schema
+        schema = engine.inventory.tools["do-thing"].input_schema
     assert schema["properties"]["count"]["type"] == "integer"
     assert schema["required"] == ["thing_id"]
 
 
 async def test_rule1_info_title_stands_in_for_label() -> None:
     async with engine_for(capability_text(info="title: Titled, description: d"), Recorder()) as engine:
-        assert engine.capability.label == "Titled"
+        assert engine.inventory.capability.label == "Titled"
 
 
 async def test_rule2_namespaced_and_plain_binding_templates_both_resolve() -> None:
@@ -201,7 +201,7 @@ async def test_rule5_an_operation_body_template_wins_over_body_parameters() -> N
 async def test_rule6_without_input_parameters_the_schema_is_derived_and_unknown_arguments_rejected() -> None:
     recorder = Recorder()
     async with engine_for(capability_text(), recorder) as engine:
-        schema = engine.tools["do-thing"].input_schema
+        schema = engine.inventory.tools["do-thing"].input_schema
         outcome = await engine.call("do-thing", {"thing_id": "t1", "surprise": True})
     assert schema["properties"]["thing_id"]["type"] == "string"
     assert schema["additionalProperties"] is False
@@ -231,7 +231,7 @@ async def test_rule8_hints_label_and_description_reach_the_mcp_surface() -> None
     from hms_recordings.faces.mcp import build_mcp_server, tool_annotations
 
     async with engine_for(capability_text(), Recorder()) as engine:
-        annotations = tool_annotations(engine.tools["do-thing"])
+        annotations = tool_annotations(engine.inventory.tools["do-thing"])
         server = build_mcp_server(engine)
     assert annotations is not None
     assert annotations.title == "Do thing"

@@ -15,6 +15,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 import anyio.to_thread
@@ -129,7 +130,7 @@ async def via_rest(rest: httpx2.AsyncClient, w: World, tool: str, args: dict[str
     rest_args = dict(args)
     for name in list(rest_args):
         if "{" + name + "}" in path:
-            path = path.replace("{" + name + "}", httpx2.URL(f"/{rest_args.pop(name)}").raw_path.decode()[1:])
+            path = path.replace("{" + name + "}", quote(str(rest_args.pop(name)), safe=""))
     if entry.operation.method == "GET":
         params = {k: (json.dumps(v) if isinstance(v, dict | list) else str(v)) for k, v in rest_args.items()}
         response = await rest.request("GET", path, params=params)
@@ -164,7 +165,7 @@ async def via_resource(client: Client, recording_id: str) -> tuple[str, Any]:
     try:
         result = await client.read_resource(f"hms://recordings/{recording_id}")
     except MCPError as exc:
-        return "error", str(exc.error.message).split(": ", 2)[-1]
+        return "error", str(exc.error.message).partition(": ")[2]
     return "ok", json.loads(result.contents[0].text)  # type: ignore[union-attr]
 
 

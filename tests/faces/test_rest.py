@@ -247,8 +247,10 @@ async def test_the_body_limit_is_settable(rig: Rig) -> None:
 
 
 async def test_an_invalid_path_value_is_refused_before_the_upstream(rig: Rig, rest: httpx2.AsyncClient) -> None:
-    body = problem(await rest.post("/rooms/..%2F..%2Fadmin/recording/start"), 404, "no_route")
-    assert "no route" in body["detail"]
+    # A slash inside a path value: the same refusal, in the same words, as on MCP and the CLI.
+    body = problem(await rest.post("/rooms/..%2F..%2Fadmin/recording/start"), 400, "invalid_arguments")
+    assert body["fields"] == ["room_id"]
+    assert "`room_id` must match the pattern" in body["detail"]
     bad = problem(await rest.post("/rooms/NOT-AN-ID/recording/start", json={}), 400, "invalid_arguments")
     assert bad["fields"] == ["room_id"]
     assert await rig.upstream_requests() == []

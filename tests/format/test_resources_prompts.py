@@ -67,7 +67,8 @@ async def test_a_failed_dynamic_read_is_an_mcp_error_without_the_token(make_engi
             await client.read_resource("hms://recordings/0123456789abcdef01234567")
 
     assert raised.value.error.code == -32602  # not found, as the SDK's ResourceNotFoundError says
-    assert "resource recording: not_found:" in raised.value.error.message
+    # The read runs through the invoker like a tool: the same kind and words a tool would give for this 404.
+    assert raised.value.error.message == "not_found: upstream answered 404: recording not found"
     assert token not in str(raised.value.error)
 
 

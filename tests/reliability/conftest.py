@@ -7,7 +7,7 @@ claims "nothing was sent" or "sent once" reads it. Retry back-off is scaled down
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from functools import cache
 from itertools import count
@@ -128,6 +128,7 @@ async def harness(
     env: dict[str, str] | None = None,
     wrap: Callable[[ASGIApp], ASGIApp] | None = None,
     capability: Capability | None = None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
     **emulator: Any,
 ) -> AsyncIterator[Rig]:
     """The rig over an in-process emulator (manual clock, no delays unless given) with the canary credentials."""
@@ -145,6 +146,7 @@ async def harness(
         timeouts=timeouts,
         max_concurrency=max_concurrency,
         seed=seed,
+        **({"sleep": sleep} if sleep is not None else {}),
     ) as rig:
         yield rig
 

@@ -113,7 +113,7 @@ def builtin_tool_names() -> list[str]:
 
 
 async def expect_rejected(h: Harness, tool: str, args: Any, field: str | None) -> str:
-    outcome = await h.engine.call(tool, args)
+    outcome = await h.call(tool, args)
     assert outcome.error is not None, f"{tool} accepted {args!r:.200}"
     assert outcome.error.kind == "invalid_arguments", outcome.error
     assert outcome.error.http_status == 400
@@ -231,7 +231,7 @@ async def test_without_a_schema_pattern_no_value_can_leave_its_path_segment(
             await expect_rejected(h, tool, {field: trick}, field)
         # Anything else goes out percent-encoded, as exactly one path segment.
         for value in ["６a0f", "6A0F", "a b", "ü", "a;b", "a=b&c", "'\"<>", "@:~!$*+,"]:
-            await h.engine.call(tool, {field: value})
+            await h.call(tool, {field: value})
             log = await h.requests()  # the emulator's 403 for a malformed room makes us renew the token once
             assert 1 <= len(log) <= 2 and len({entry["path"] for entry in log}) == 1
             prefix = "/v2/recordings/" if tool == "get-recording" else "/v2/recordings/room/"
@@ -287,7 +287,7 @@ async def test_any_arguments_give_a_result_or_a_clear_error_and_rejected_ones_se
     assert (await h.admin.post("/_emulator/reset")).status_code == 204  # one engine, a fresh upstream per example
     if tool == "hms-wait-for-recording":
         args = {**args, "timeout_seconds": 1} if "timeout_seconds" not in args else args
-    outcome = await h.engine.call(tool, args)
+    outcome = await h.call(tool, args)
     log = await h.requests()
     if outcome.error is None:
         json.dumps(outcome.data)  # a result is plain JSON
@@ -304,7 +304,7 @@ async def test_any_arguments_give_a_result_or_a_clear_error_and_rejected_ones_se
 
 async def test_resource_uris_can_never_leave_their_path_segment(h: Harness) -> None:
     """Resource reads skip the tool schema (no id pattern): the request builder alone holds the line there."""
-    async with Client(build_mcp_server(h.engine)) as client:
+    async with Client(build_mcp_server(h.service)) as client:
         templates = [t.uri_template for t in (await client.list_resource_templates()).resource_templates]
         assert templates, "the built-in capability declares the hms://recordings/{recording_id} template"
         for template in templates:

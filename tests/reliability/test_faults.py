@@ -12,10 +12,10 @@ import anyio
 import pytest
 from mcp import Client
 
-from hms_recordings.config import ServeConfig
-from hms_recordings.runtime.engine import Engine, RuntimeSettings
 from hms_recordings.runtime.upstream import RetryPolicy
-from hms_recordings.serve import build_http_app
+from hms_recordings.server.settings import ServeSettings
+from tests.hosting import mcp_app
+from tests.rig import open_service
 
 from .conftest import (
     CANARY_KEY,
@@ -80,7 +80,7 @@ async def test_every_read_tool_succeeds_through_30_percent_503_and_429_with_late
         with anyio.fail_after(30):
             for _ in range(CALLS_PER_TOOL):
                 for tool, args in calls.items():
-                    outcome = await h.engine.call(tool, args)
+                    outcome = await h.call(tool, args)
                     if outcome.ok:
                         ok[tool] += 1
                     else:
@@ -91,7 +91,7 @@ async def test_every_read_tool_succeeds_through_30_percent_503_and_429_with_late
     assert failures == []
     assert ok == dict.fromkeys(calls, CALLS_PER_TOOL)
     assert 0.25 < injected / len(log) < 0.35  # the fault rate really was about 30%
-    assert h.engine.clients["recordings"].retries == injected
+    assert h.service.invoker.upstreams.clients["recordings"].retries == injected
     print(
         f"\nreliability-figure: {len(calls) * CALLS_PER_TOOL} read calls, {len(log)} upstream requests, "
         f"{injected} injected 503/429 ({injected / len(log):.1%}), 0 failures"
@@ -102,7 +102,7 @@ async def test_a_start_is_not_retried_through_the_same_faults_and_says_so(make_h
     async with make_harness(retry=DEFAULT_BUDGET) as h:
         await h.faults({"method": "POST", "status": 503, "retry_after": 1})
         room = new_room()
-        outcome = await h.engine.call("hms-start-recording", {"room_id": room})
+        outcome = await h.call("hms-start-recording", {"room_id": room})
         assert outcome.error is not None
         assert outcome.error.message == "upstream answered 503: service unavailable"
         assert len(await h.requests()) == 1
@@ -110,11 +110,14 @@ async def test_a_start_is_not_retried_through_the_same_faults_and_says_so(make_h
 
 async def test_with_the_upstream_down_calls_fail_fast_and_clearly_with_the_default_budget() -> None:
     port = free_port()  # nothing listens there
-    settings = RuntimeSettings(
-        upstreams={"recordings": f"http://127.0.0.1:{port}/v2"},
+    service = open_service(
+        builtin(),
         env={"HMS_ACCESS_KEY": CANARY_KEY, "HMS_APP_SECRET": CANARY_SECRET},
+        upstream=f"http://127.0.0.1:{port}/v2",
+        retry=RetryPolicy(),
+        seed=None,
     )
-    async with Engine(builtin(), settings) as engine:
+    async with service as engine:
         started = time.monotonic()
         with anyio.fail_after(10):
             outcome = await engine.call("hms-list-recordings", {})
@@ -136,7 +139,7 @@ async def test_with_the_upstream_down_calls_fail_fast_and_clearly_with_the_defau
 
 async def test_with_the_upstream_down_the_mcp_server_keeps_serving_and_recovers(make_harness: HarnessFactory) -> None:
     async with make_harness(retry=DEFAULT_BUDGET) as h:
-        app = build_http_app(h.engine, ServeConfig(json_response=True))
+        app = mcp_app(h, ServeSettings(json_response=True))
         async with serve_http(app) as base, Client(f"{base}/mcp") as client:
             await h.faults({"path_prefix": "/v2/", "mode": "drop"})  # every upstream request: connection dropped
             with anyio.fail_after(10):

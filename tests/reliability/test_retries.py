@@ -22,17 +22,14 @@ RETRIED = [429, 502, 503, 504, "drop"]
 START = "hms-start-recording"
 
 
-def sleeps_of(engine: Any, monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Record the back-off the upstream client asks for instead of sleeping it."""
-    client = engine.clients["recordings"]
-    asked: list[float] = []
+class SleepRecorder:
+    """The upstream client's sleep seam: records the back-off asked for instead of sleeping it."""
 
-    async def record(seconds: float) -> None:
-        client.retries += 1
-        asked.append(seconds)
+    def __init__(self) -> None:
+        self.asked: list[float] = []
 
-    monkeypatch.setattr(client, "_sleep", record)
-    return asked
+    async def __call__(self, seconds: float) -> None:
+        self.asked.append(seconds)
 
 
 @pytest.mark.parametrize("failure", RETRIED)
@@ -45,13 +42,13 @@ async def test_a_read_is_retried_after_429_502_503_504_or_a_dropped_connection_a
         assert data["recordings"] == []
         assert h.upstream.failed == 2
         assert [r["status"] for r in await h.requests()] == [200]  # the third attempt reached the emulator
-        assert h.engine.clients["recordings"].retries == 2
+        assert h.service.invoker.upstreams.clients["recordings"].retries == 2
 
 
 @pytest.mark.parametrize("status", [400, 404, 409, 500, 501])
 async def test_statuses_that_repeating_cannot_fix_are_not_retried(make_harness: HarnessFactory, status: int) -> None:
     async with make_harness(wrap=lambda app: FailFirst(app, 1, status)) as h:
-        outcome = await h.engine.call("hms-list-recordings", {})
+        outcome = await h.call("hms-list-recordings", {})
         assert outcome.error is not None
         assert outcome.error.upstream_status == status
         assert h.upstream.failed == 1
@@ -67,12 +64,14 @@ async def test_a_start_is_never_sent_twice_whatever_the_failure(
         rule: dict[str, Any] = {"method": "POST", "path_prefix": "/v2/recordings/room/", "retry_after": 0}
         rule |= {"mode": "drop"} if failure == "drop" else {"status": failure}
         await h.faults(rule)
-        outcome = await h.engine.call(START, {"room_id": room})
+        outcome = await h.call(START, {"room_id": room})
         assert outcome.error is not None
         posts = [r for r in await h.requests() if r["method"] == "POST"]
         assert len(posts) == 1
         assert h.active_per_room() == {}
-        assert h.engine.clients["recordings"].retries == 0 or failure == "drop"  # only the lookup may retry
+        assert (
+            h.service.invoker.upstreams.clients["recordings"].retries == 0 or failure == "drop"
+        )  # only the lookup may retry
 
 
 @pytest.mark.parametrize(
@@ -88,7 +87,7 @@ async def test_writes_annotated_idempotent_are_retried_like_reads(
     make_harness: HarnessFactory, tool: str, args: dict[str, Any]
 ) -> None:
     async with make_harness(wrap=lambda app: FailFirst(app, 2, 503)) as h:
-        outcome = await h.engine.call(tool, args)
+        outcome = await h.call(tool, args)
         # Nothing is recording in that room, so the emulator answers 404 "beam not found" on the third attempt.
         assert outcome.error is not None and outcome.error.kind == "not_found", outcome.error
         assert h.upstream.failed == 2
@@ -96,20 +95,24 @@ async def test_writes_annotated_idempotent_are_retried_like_reads(
 
 
 async def test_retry_after_is_honoured_when_it_is_within_the_cap(
-    make_harness: HarnessFactory, monkeypatch: pytest.MonkeyPatch
+    make_harness: HarnessFactory,
 ) -> None:
-    async with make_harness(wrap=lambda app: FailFirst(app, 3, 429, retry_after="0.75")) as h:
-        asked = sleeps_of(h.engine, monkeypatch)
+    sleeper = SleepRecorder()
+    async with make_harness(sleep=sleeper, wrap=lambda app: FailFirst(app, 3, 429, retry_after="0.75")) as h:
+        asked = sleeper.asked
         await h.call_ok("hms-list-recordings", {})
         assert len(asked) == 3
         assert all(wait >= 0.75 for wait in asked)  # the back-off alone would be a few milliseconds
 
 
 async def test_an_http_date_retry_after_is_understood(
-    make_harness: HarnessFactory, monkeypatch: pytest.MonkeyPatch
+    make_harness: HarnessFactory,
 ) -> None:
-    async with make_harness(wrap=lambda app: FailFirst(app, 1, 503, retry_after="Wed, 21 Oct 2015 07:28:00 GMT")) as h:
-        asked = sleeps_of(h.engine, monkeypatch)
+    sleeper = SleepRecorder()
+    async with make_harness(
+        sleep=sleeper, wrap=lambda app: FailFirst(app, 1, 503, retry_after="Wed, 21 Oct 2015 07:28:00 GMT")
+    ) as h:
+        asked = sleeper.asked
         await h.call_ok("hms-list-recordings", {})
         assert len(asked) == 1 and asked[0] < 0.05  # a date in the past means "now": only the jittered back-off
 
@@ -120,7 +123,7 @@ async def test_a_retry_after_longer_than_the_cap_is_reported_to_the_caller_inste
     async with make_harness() as h:
         await h.faults({"method": "GET", "status": 429, "retry_after": 30})
         with anyio.fail_after(2):
-            outcome = await h.engine.call("hms-list-recordings", {})
+            outcome = await h.call("hms-list-recordings", {})
         assert outcome.error is not None
         assert outcome.error.kind == "rate_limited"
         assert outcome.error.retry_after == 30
@@ -129,11 +132,12 @@ async def test_a_retry_after_longer_than_the_cap_is_reported_to_the_caller_inste
 
 
 async def test_backoff_is_exponential_with_full_jitter_and_capped(
-    make_harness: HarnessFactory, monkeypatch: pytest.MonkeyPatch
+    make_harness: HarnessFactory,
 ) -> None:
     policy = RetryPolicy(attempts=6, backoff_base=1.0, backoff_max=4.0, deadline=120.0)
-    async with make_harness(retry=policy, wrap=lambda app: FailFirst(app, 5, 503)) as h:
-        asked = sleeps_of(h.engine, monkeypatch)
+    sleeper = SleepRecorder()
+    async with make_harness(sleep=sleeper, retry=policy, wrap=lambda app: FailFirst(app, 5, 503)) as h:
+        asked = sleeper.asked
         await h.call_ok("hms-list-recordings", {})
         caps = [1.0, 2.0, 4.0, 4.0, 4.0]
         assert len(asked) == 5
@@ -148,7 +152,7 @@ async def test_when_the_attempts_run_out_the_error_says_how_many_and_within_whic
 ) -> None:
     async with make_harness() as h:
         await h.faults({"method": "GET", "status": 503, "retry_after": 0})
-        outcome = await h.engine.call("hms-get-recording-asset", {"asset_id": "6a10bb2d3e4f5a6b7c8d9e0f"})
+        outcome = await h.call("hms-get-recording-asset", {"asset_id": "6a10bb2d3e4f5a6b7c8d9e0f"})
         assert outcome.error is not None
         assert outcome.error.kind == "upstream_error"
         assert outcome.error.http_status == 502
@@ -160,13 +164,14 @@ async def test_when_the_attempts_run_out_the_error_says_how_many_and_within_whic
 
 
 async def test_no_retry_is_started_that_would_end_after_the_deadline(
-    make_harness: HarnessFactory, monkeypatch: pytest.MonkeyPatch
+    make_harness: HarnessFactory,
 ) -> None:
     policy = RetryPolicy(attempts=10, deadline=5.0, max_retry_after=10.0)
-    async with make_harness(retry=policy) as h:
-        asked = sleeps_of(h.engine, monkeypatch)
+    sleeper = SleepRecorder()
+    async with make_harness(sleep=sleeper, retry=policy) as h:
+        asked = sleeper.asked
         await h.faults({"method": "GET", "status": 503, "retry_after": 6})
-        outcome = await h.engine.call("hms-list-recordings", {})
+        outcome = await h.call("hms-list-recordings", {})
         assert outcome.error is not None and outcome.error.upstream_status == 503
         assert asked == []  # waiting 6 s would overrun the 5 s deadline: give up at once
         assert len(await h.requests()) == 1
@@ -177,7 +182,7 @@ async def test_the_total_deadline_also_cuts_an_attempt_in_flight(make_harness: H
     async with make_harness(retry=RetryPolicy(deadline=0.2)) as h:
         await h.faults({"method": "GET", "mode": "latency", "latency_ms": 10_000})
         with anyio.fail_after(3):
-            outcome = await h.engine.call("hms-list-recordings", {})
+            outcome = await h.call("hms-list-recordings", {})
         assert outcome.error is not None
         assert outcome.error.kind == "upstream_timeout"
         assert outcome.error.http_status == 504
@@ -190,7 +195,7 @@ async def test_at_most_max_concurrency_requests_are_in_flight_upstream(make_harn
         results: list[Any] = []
 
         async def one() -> None:
-            results.append(await h.engine.call("hms-list-recordings", {}))
+            results.append(await h.call("hms-list-recordings", {}))
 
         with anyio.fail_after(5):
             async with anyio.create_task_group() as tg:
@@ -222,7 +227,7 @@ async def test_a_refused_token_that_cannot_be_renewed_gives_a_credentials_error_
     make_harness: HarnessFactory,
 ) -> None:
     async with make_harness(env={"HMS_MANAGEMENT_TOKEN": CANARY_TOKEN}) as h:
-        outcome = await h.engine.call("hms-list-recordings", {})
+        outcome = await h.call("hms-list-recordings", {})
         assert outcome.error is not None
         assert outcome.error.kind == "credentials"
         assert "HMS_MANAGEMENT_TOKEN" in outcome.error.message and "HMS_APP_SECRET" in outcome.error.message
@@ -233,7 +238,7 @@ async def test_a_refused_token_that_cannot_be_renewed_gives_a_credentials_error_
 async def test_a_wrong_app_secret_is_tried_twice_at_most_then_reported(make_harness: HarnessFactory) -> None:
     env = {"HMS_ACCESS_KEY": CANARY_KEY, "HMS_APP_SECRET": "a-wrong-app-secret-that-is-long-enough-for-hs256"}
     async with make_harness(env=env) as h:
-        outcome = await h.engine.call(START, {"room_id": new_room()})
+        outcome = await h.call(START, {"room_id": new_room()})
         assert outcome.error is not None and outcome.error.kind in ("credentials", "forbidden")
         assert [r["status"] for r in await h.requests()] == [401, 401]
         assert h.active_per_room() == {}

@@ -24,7 +24,7 @@ def posts(log: list[dict[str, Any]], room: str) -> list[dict[str, Any]]:
 async def test_a_start_whose_answer_is_lost_after_commit_returns_the_recording_it_created(h: Harness) -> None:
     room = new_room()
     await h.faults({"method": "POST", "path_prefix": START_PREFIX, "mode": "drop-after-commit"})
-    outcome = await h.engine.call(START, {"room_id": room})
+    outcome = await h.call(START, {"room_id": room})
     assert outcome.error is None, outcome.error
     [recording] = h.app.emulator.store.recordings.values()
     assert outcome.data["id"] == recording.id
@@ -48,7 +48,7 @@ async def test_with_lost_answers_on_half_the_starts_no_room_ever_gets_two_record
         async def caller(room: str) -> None:
             # A careful client: it starts, and starts again with if_active=return (harmless by design).
             for args in ({"room_id": room}, {"room_id": room, "if_active": "return"}):
-                outcome = await h.engine.call(START, args)
+                outcome = await h.call(START, args)
                 assert outcome.error is None, outcome.error
                 got[room].append(outcome.data["id"])
 
@@ -68,7 +68,7 @@ async def test_with_lost_answers_on_half_the_starts_no_room_ever_gets_two_record
 async def test_a_start_dropped_before_the_upstream_acted_says_starting_again_is_safe(h: Harness) -> None:
     room = new_room()
     await h.faults({"method": "POST", "path_prefix": START_PREFIX, "mode": "drop"})
-    outcome = await h.engine.call(START, {"room_id": room})
+    outcome = await h.call(START, {"room_id": room})
     assert outcome.error is not None
     assert outcome.error.kind == "upstream_unavailable"
     assert outcome.error.message.endswith(
@@ -86,7 +86,7 @@ async def test_a_lost_start_whose_lookup_also_fails_does_not_claim_the_start_fai
         {"method": "POST", "path_prefix": START_PREFIX, "mode": "drop-after-commit"},
         {"method": "GET", "status": 503, "retry_after": 0},
     )
-    outcome = await h.engine.call(START, {"room_id": room})
+    outcome = await h.call(START, {"room_id": room})
     assert outcome.error is not None
     assert h.active_per_room() == {room: 1}  # the start did take effect
     assert "did not take effect" not in outcome.error.message
@@ -94,7 +94,7 @@ async def test_a_lost_start_whose_lookup_also_fails_does_not_claim_the_start_fai
     assert "if_active=return" in outcome.error.message
     # Following the advice once the upstream is back gives the recording that exists, without a second one.
     await h.clear_faults()
-    again = await h.engine.call(START, {"room_id": room, "if_active": "return"})
+    again = await h.call(START, {"room_id": room, "if_active": "return"})
     assert again.error is None and again.data["already_active"] is True
     assert h.active_per_room() == {room: 1}
 
@@ -105,7 +105,7 @@ async def test_a_start_that_timed_out_does_not_claim_it_failed(make_harness: Har
     async with make_harness(retry=RetryPolicy(deadline=0.2)) as h:
         await h.faults({"method": "POST", "path_prefix": START_PREFIX, "mode": "latency", "latency_ms": 10_000})
         with anyio.fail_after(5):
-            outcome = await h.engine.call(START, {"room_id": room})
+            outcome = await h.call(START, {"room_id": room})
         assert outcome.error is not None
         assert outcome.error.kind == "upstream_timeout"
         assert "did not take effect" not in outcome.error.message
@@ -117,7 +117,7 @@ async def test_a_start_that_timed_out_does_not_claim_it_failed(make_harness: Har
 async def test_a_second_start_names_the_active_recording_or_returns_it_with_if_active_return(h: Harness) -> None:
     room = new_room()
     first = await h.call_ok(START, {"room_id": room})
-    refused = await h.engine.call(START, {"room_id": room})
+    refused = await h.call(START, {"room_id": room})
     assert refused.error is not None
     assert refused.error.kind == "conflict"
     assert refused.error.http_status == 409

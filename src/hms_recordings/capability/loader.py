@@ -46,7 +46,14 @@ from hms_recordings.capability.read_consumes import ConsumesReader
 from hms_recordings.capability.yamlsource import PathKey, YamlDoc, read_yaml
 from hms_recordings.errors import CapabilityError, Finding
 
-__all__ = ["BUILTIN_CAPABILITY", "SEED_ALIASES", "lenient_findings", "load_capability", "load_file", "read_resource_tool"]
+__all__ = [
+    "BUILTIN_CAPABILITY",
+    "SEED_ALIASES",
+    "lenient_findings",
+    "load_capability",
+    "load_file",
+    "read_resource_tool",
+]
 
 #: The 100ms recordings capability shipped in the package: the default of ``serve``, ``tools`` and ``call``.
 BUILTIN_CAPABILITY = Path(__file__).with_name("builtin") / "recordings.yaml"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -184,6 +185,45 @@ def _endpoint(service: Service, route: RestRoute, max_body_bytes: int) -> Callab
     return endpoint
 
 
+_LOOSE_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _loose(routes: list[tuple[RestRoute, Endpoint]]) -> list[tuple[str, re.Pattern[str], int, Endpoint]]:
+    """Each route's template with parameters that may hold anything, ``/`` included, most literal first.
+
+    A path value with a ``/`` in it (``..%2Fv2``, decoded before routing) can never match a route's one-segment
+    parameter, so Starlette answers 404. Matched loosely instead, the request reaches the invoker, which refuses the
+    value with the very words the MCP face and the CLI give: one error for one input on every face."""
+    out = []
+    for route, endpoint in routes:
+        parts = _LOOSE_PARAM.split(route.route_path)
+        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+)" for i, p in enumerate(parts))
+        literal = sum(len(p) for p in parts[::2])
+        out.append((route.method, re.compile(regex + r"\Z"), literal, endpoint))
+    return sorted(out, key=lambda item: -item[2])
+
+
+def _problems_handler(loose: list[tuple[str, re.Pattern[str], int, Endpoint]]) -> Any:
+    async def handler(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            for method, pattern, _literal, endpoint in loose:
+                match = pattern.match(request.url.path) if method == request.method else None
+                if match is None:
+                    continue
+                values = match.groupdict()
+                # Only a slash inside a value: a trailing one names another resource (``/recordings/x/``), no route.
+                inner = any("/" in v.rstrip("/") for v in values.values())
+                if inner and not any(v.endswith("/") for v in values.values()):
+                    scope = {**request.scope, "path_params": values}
+                    return await endpoint(Request(scope, request.receive))
+        return await _http_problem(request, exc)
+
+    return handler
+
+
 async def _http_problem(request: Request, exc: Exception) -> Response:
     """Starlette's own 404/405 (and any other HTTPException) as problem documents."""
     assert isinstance(exc, HTTPException)
@@ -235,12 +275,10 @@ def build_rest_app(
         Route("/docs", docs, methods=["GET"]),
         Route("/", home, methods=["GET"]),
     ]
-    mounted += [
-        Route(r.route_path, _endpoint(service, r, max_body_bytes), methods=[r.method], name=r.operation_id)
-        for r in routes
-    ]
+    endpoints = [(r, _endpoint(service, r, max_body_bytes)) for r in routes]
+    mounted += [Route(r.route_path, e, methods=[r.method], name=r.operation_id) for r, e in endpoints]
     mounted += extra_routes or []
-    app = Starlette(routes=mounted, exception_handlers={HTTPException: _http_problem})
+    app = Starlette(routes=mounted, exception_handlers={HTTPException: _problems_handler(_loose(endpoints))})
     # No trailing-slash redirects: Starlette decides them on the decoded path, so `/recordings/abc%2F` would be sent
     # on to `/recordings/abc`, another id than the one given. A path is served as documented, or it is a 404.
     app.router.redirect_slashes = False

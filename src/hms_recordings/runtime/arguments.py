@@ -86,7 +86,11 @@ def check_value(value: Any, limits: ArgumentLimits, *, what: str = "the argument
         node, depth, where = stack.pop()
         nodes += 1
         if nodes > limits.max_nodes:
-            raise ToolInputError(f"{what} hold more than {limits.max_nodes} values", [])
+            container = re.sub(r"\[\d+\]$", "", where)  # the list or object that holds too many values
+            at = f" (at `{container}`)" if container else ""
+            raise ToolInputError(
+                f"{what} hold more than {limits.max_nodes} values{at}", [container] if container else []
+            )
         field = [re.split(r"[.[]", where)[0]] if where else []
         if isinstance(node, float) and not math.isfinite(node):
             raise ToolInputError(f"`{where or 'value'}` is {node}, which is not a number JSON allows", field)

@@ -54,6 +54,7 @@ class StepRunner(Protocol):
         """Send ``namespace.operation`` with ``params``; resolves to the upstream's decoded answer."""
         ...
 
+
 _WHOLE = {"$", "$."}
 
 

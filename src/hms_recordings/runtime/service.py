@@ -104,11 +104,16 @@ class Service(Protocol):
     def redactor(self) -> Redactor: ...
 
 
-def _uri_pattern(uri: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
+def _uri_pattern(uri: str, *, loose: bool = False) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    """A URI template as a regex: a parameter matches one segment's worth of text, or with ``loose`` anything.
+
+    The loose form is tried when no template matches strictly, so that ``hms://recordings/../x`` reaches the invoker
+    and is refused in the tool's own words instead of reading as an unknown resource."""
     names = tuple(_URI_PARAM.findall(uri))
     parts = _URI_PARAM.split(uri)
-    # split() alternates literal text and parameter names; a parameter matches one path segment's worth of text.
-    regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]*)" for i, part in enumerate(parts))
+    # split() alternates literal text and parameter names.
+    value = ".+" if loose else "[^/]*"
+    regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>{value})" for i, part in enumerate(parts))
     return re.compile(regex + r"\Z"), names
 
 
@@ -170,6 +175,9 @@ class CapabilityService:
         self._files = _files(inventory)
         self._by_uri = {f.uri: f for f in self._files}
         self._templates = [(_uri_pattern(r.uri or ""), r) for r in inventory.resources]
+        self._templates += [
+            (_uri_pattern(r.uri or "", loose=True), r) for r in inventory.resources if "{" in (r.uri or "")
+        ]
         self._prompts = {p.name: p for p in inventory.prompts}
 
     @property
