@@ -1,0 +1,66 @@
+"""One build per session: the wheel and sdist, a fresh venv with the wheel alone, the MCPB CLI, the bundle."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.clients.harness import NodeTools
+from tests.packaging.tooling import BUILD_MCPB, REPO, ok, outside_env, prepare_mcpb_cli, project_version, run
+
+
+@dataclass(frozen=True)
+class Dists:
+    wheel: Path
+    sdist: Path
+
+
+@dataclass(frozen=True)
+class Bundle:
+    mcpb: Path  # what scripts/build-mcpb wrote
+    stage: Path  # the folder it packed
+
+
+@pytest.fixture(scope="session")
+def dists(tmp_path_factory: pytest.TempPathFactory) -> Dists:
+    """``python -m build``: the sdist from the checkout, then the wheel from the sdist (so the sdist is complete)."""
+    if importlib.util.find_spec("build") is None:
+        pytest.fail("the `build` package is missing: install the test extra (.venv/bin/pip install -e '.[test]')")
+    out = tmp_path_factory.mktemp("dist")
+    ok(run([sys.executable, "-m", "build", "--outdir", str(out), str(REPO)], cwd=out, env=outside_env()))
+    version = project_version()
+    wheel, sdist = out / f"hms_recordings-{version}-py3-none-any.whl", out / f"hms_recordings-{version}.tar.gz"
+    found = sorted(p.name for p in out.iterdir())
+    assert found == sorted([wheel.name, sdist.name]), found
+    return Dists(wheel=wheel, sdist=sdist)
+
+
+@pytest.fixture(scope="session")
+def wheel_venv(dists: Dists, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtual environment holding the wheel and its dependencies, nothing from the checkout."""
+    root = tmp_path_factory.mktemp("wheel-venv")
+    venv = root / "venv"
+    env = outside_env()
+    ok(run([sys.executable, "-m", "venv", str(venv)], cwd=root, env=env))
+    ok(run([str(venv / "bin" / "pip"), "install", "-q", str(dists.wheel)], cwd=root, env=env))
+    return venv
+
+
+@pytest.fixture(scope="session")
+def mcpb_cli(tmp_path_factory: pytest.TempPathFactory) -> NodeTools:
+    return prepare_mcpb_cli(tmp_path_factory.mktemp("node-home"))
+
+
+@pytest.fixture(scope="session")
+def bundle(dists: Dists, tmp_path_factory: pytest.TempPathFactory) -> Bundle:
+    """``scripts/build-mcpb`` run on the session's wheel, writing into a scratch folder instead of dist/."""
+    root = tmp_path_factory.mktemp("mcpb")
+    stage, out = root / "stage", root / "dist" / "hms-recordings.mcpb"
+    command = [sys.executable, str(BUILD_MCPB), "--wheel", str(dists.wheel), "--stage", str(stage), "--out", str(out)]
+    printed = ok(run(command, cwd=root, env=outside_env()))
+    assert printed.strip() == str(out)
+    return Bundle(mcpb=out, stage=stage)
