@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,13 +26,32 @@ class Bundle:
     stage: Path  # the folder it packed
 
 
+def clean_copy(target: Path) -> Path:
+    """The checkout's files as a fresh clone has them (tracked and not ignored), without build leftovers.
+
+    setuptools folds a stale ``*.egg-info/SOURCES.txt`` into the next sdist, so building in the working tree could
+    ship a file that MANIFEST.in no longer asks for; a release is built from a clean tree, and so is this one.
+    """
+    listed = ok(
+        run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO, env=outside_env())
+    )
+    for name in filter(None, listed.split("\0")):
+        source = REPO / name
+        if source.is_file():  # a tracked file deleted in the working tree is not part of it
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
 @pytest.fixture(scope="session")
 def dists(tmp_path_factory: pytest.TempPathFactory) -> Dists:
-    """``python -m build``: the sdist from the checkout, then the wheel from the sdist (so the sdist is complete)."""
+    """``python -m build``: the sdist from a clean copy of the checkout, then the wheel from the sdist (so the sdist
+    is proven complete)."""
     if importlib.util.find_spec("build") is None:
         pytest.fail("the `build` package is missing: install the test extra (.venv/bin/pip install -e '.[test]')")
+    source = clean_copy(tmp_path_factory.mktemp("source"))
     out = tmp_path_factory.mktemp("dist")
-    ok(run([sys.executable, "-m", "build", "--outdir", str(out), str(REPO)], cwd=out, env=outside_env()))
+    ok(run([sys.executable, "-m", "build", "--outdir", str(out), str(source)], cwd=out, env=outside_env()))
     version = project_version()
     wheel, sdist = out / f"hms_recordings-{version}-py3-none-any.whl", out / f"hms_recordings-{version}.tar.gz"
     found = sorted(p.name for p in out.iterdir())
