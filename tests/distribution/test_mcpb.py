@@ -17,8 +17,8 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from tests.clients.harness import NodeTools
-from tests.packaging.conftest import Bundle
-from tests.packaging.tooling import outside_env, project_version, run, snapshot_tools
+from tests.distribution.conftest import Bundle
+from tests.distribution.tooling import outside_env, project_version, run, snapshot_tools
 
 pytestmark = pytest.mark.e2e
 

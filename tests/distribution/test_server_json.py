@@ -16,8 +16,8 @@ import pytest
 from jsonschema import Draft7Validator
 from mcp import Client, StdioServerParameters
 
-from tests.packaging.conftest import Dists
-from tests.packaging.tooling import (
+from tests.distribution.conftest import Dists
+from tests.distribution.tooling import (
     REGISTRY_SCHEMA,
     REPO,
     SERVER_JSON,

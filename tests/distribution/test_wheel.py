@@ -16,8 +16,8 @@ import jwt
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests.packaging.conftest import Dists
-from tests.packaging.tooling import REPO, ok, outside_env, project_version, run, snapshot_tools
+from tests.distribution.conftest import Dists
+from tests.distribution.tooling import REPO, ok, outside_env, project_version, run, snapshot_tools
 
 pytestmark = pytest.mark.e2e
 

@@ -17,8 +17,8 @@ import pytest
 from mcp import Client
 
 from tests.clients.harness import free_port, start_server
-from tests.packaging.conftest import Dists
-from tests.packaging.tooling import REPO, extra_tool, ok, outside_env, project_version, run, snapshot_tools
+from tests.distribution.conftest import Dists
+from tests.distribution.tooling import REPO, extra_tool, ok, outside_env, project_version, run, snapshot_tools
 
 pytestmark = pytest.mark.e2e
 

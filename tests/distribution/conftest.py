@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.clients.harness import NodeTools
-from tests.packaging.tooling import BUILD_MCPB, REPO, ok, outside_env, prepare_mcpb_cli, project_version, run
+from tests.distribution.tooling import BUILD_MCPB, REPO, ok, outside_env, prepare_mcpb_cli, project_version, run
 
 
 @dataclass(frozen=True)
