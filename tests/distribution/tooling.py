@@ -7,6 +7,7 @@ test with the command that installs it: nothing skips.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -52,6 +53,21 @@ def extra_tool(name: str) -> Path:
     return path
 
 
+@functools.cache
+def pip_index_url() -> str | None:
+    """The primary index pip is configured with (environment or pip.conf), if it is not PyPI's default."""
+    if os.environ.get("PIP_INDEX_URL"):
+        return os.environ["PIP_INDEX_URL"]
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "get", "global.index-url"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
 def outside_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The parent's environment without anything that points back into the checkout or changes our server.
 
@@ -66,6 +82,9 @@ def outside_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     # uv may not fetch a Python build (nothing but package registries is reachable): use this machine's 3.11.
     env.update(UV_CACHE_DIR=str(UV_CACHE), UV_PYTHON_DOWNLOADS="never", NO_COLOR="1")
+    index = pip_index_url()
+    if index:  # a machine whose pip reads a mirror: uv reads the same one (pipx runs pip, so it follows already)
+        env["UV_DEFAULT_INDEX"] = index
     env.update(extra or {})
     return env
 
