@@ -49,6 +49,8 @@ OTHER_ROOM = "6a0f1c2d3e4f5a6b7c8d9e01"
 MEETING = "https://demo.app.100ms.live/meeting/abc-defg-hij"
 EMULATOR_BASE = "http://emulator.test"
 UPSTREAM = f"{EMULATOR_BASE}/v2"
+#: 2026-06-01T00:00:00Z: where the emulator's manual clock starts in the rig, so that object ids are reproducible.
+FIXED_START = 1_780_272_000.0
 #: Fast back-off for tests: the same attempts and deadline logic as the defaults, in milliseconds.
 FAST_RETRY = RetryPolicy(attempts=4, backoff_base=0.001, backoff_max=0.01, deadline=10.0, max_retry_after=1.0)
 
@@ -192,7 +194,10 @@ async def make_rig(
     **settings: Any,
 ) -> AsyncIterator[Rig]:
     """A :class:`Rig`; ``settings`` go to :func:`open_service` (retry, timeouts, tools, read_only, ...)."""
-    config = emulator or EmulatorConfig(manual_clock=True, start_delay=0, processing_time=0, seed=3)
+    # A fixed start on a manual clock and a seed: ids, timestamps and texts are the same on every run.
+    config = emulator or EmulatorConfig(
+        manual_clock=True, clock_start=FIXED_START, start_delay=0, processing_time=0, seed=3
+    )
     app = create_app(config)
     spy = HeaderSpy(app)
     upstream_app: ASGIApp = wrap(spy) if wrap else spy

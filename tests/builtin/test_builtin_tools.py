@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from inline_snapshot import snapshot
 
 from hms_recordings.emulator import EmulatorConfig
 from tests.builtin.rig import MEETING, OTHER_ROOM, ROOM, Rig, make_rig
@@ -52,8 +53,9 @@ async def test_a_second_start_names_the_active_recording_and_the_next_step(rig: 
     outcome = await rig.call("hms-start-recording", {"room_id": ROOM, "meeting_url": MEETING})
     assert outcome.error is not None
     assert outcome.error.kind == "conflict"
-    assert str(first["id"]) in outcome.error.message
-    assert "hms-stop-recording" in outcome.error.message and "if_active=return" in outcome.error.message
+    assert outcome.error.message == snapshot(
+        "room 6a0f1c2d3e4f5a6b7c8d9e0f already has an active recording 6a1ccb800000001094b2b8fe (status running); stop it with hms-stop-recording, or pass if_active=return to get it back as the result"
+    )
     assert outcome.error.data["id"] == first["id"]
 
 
@@ -82,18 +84,38 @@ async def test_out_of_range_resolution_and_unknown_fields_are_named(rig: Rig) ->
         {"room_id": ROOM, "resolution": {"width": 100, "height": 720}, "colour": "red"},
     )
     assert outcome.error is not None
-    assert "colour" in outcome.error.message
-    assert "resolution.width" in outcome.error.message and ">= 500" in outcome.error.message
+    assert outcome.error.as_dict() == snapshot(
+        {
+            "kind": "invalid_arguments",
+            "message": "invalid arguments for hms-start-recording: unknown argument `colour` (allowed: audio_only, destination, if_active, meeting_url, resolution, room_id, transcription); `resolution.width` must be >= 500",
+            "fields": ["colour", "resolution.width"],
+        }
+    )
     assert await rig.upstream_requests() == []
 
 
 async def test_stop_pause_and_resume_with_nothing_active_say_so(rig: Rig) -> None:
+    messages = []
     for tool in ("hms-stop-recording", "hms-pause-recording", "hms-resume-recording"):
         outcome = await rig.call(tool, {"room_id": OTHER_ROOM})
         assert outcome.error is not None, tool
-        assert outcome.error.kind == "not_found"
-        assert f"room {OTHER_ROOM} has no active recording" in outcome.error.message
-        assert "hms-list-recordings" in outcome.error.message
+        messages.append(outcome.error.as_dict())
+    assert messages == snapshot(
+        [
+            {
+                "kind": "not_found",
+                "message": "room 6a0f1c2d3e4f5a6b7c8d9e01 has no active recording, so there is nothing to stop, pause or resume; call hms-list-recordings with room_id=6a0f1c2d3e4f5a6b7c8d9e01 to see its recordings.",
+            },
+            {
+                "kind": "not_found",
+                "message": "room 6a0f1c2d3e4f5a6b7c8d9e01 has no active recording, so there is nothing to stop, pause or resume; call hms-list-recordings with room_id=6a0f1c2d3e4f5a6b7c8d9e01 to see its recordings.",
+            },
+            {
+                "kind": "not_found",
+                "message": "room 6a0f1c2d3e4f5a6b7c8d9e01 has no active recording, so there is nothing to stop, pause or resume; call hms-list-recordings with room_id=6a0f1c2d3e4f5a6b7c8d9e01 to see its recordings.",
+            },
+        ]
+    )
 
 
 async def test_pause_and_resume_keep_the_status_running(rig: Rig) -> None:
@@ -110,8 +132,13 @@ async def test_stop_by_id_stops_that_recording_and_twice_says_it_is_not_active(r
     stopped = await rig.call("hms-stop-recording-by-id", {"recording_id": recording_id})
     assert stopped.ok and stopped.data["status"] == "stopping"
     again = await rig.call("hms-stop-recording-by-id", {"recording_id": recording_id})
-    assert again.error is not None and again.error.kind == "not_found"
-    assert f"recording {recording_id} is not active" in again.error.message
+    assert again.error is not None
+    assert again.error.as_dict() == snapshot(
+        {
+            "kind": "not_found",
+            "message": "recording 6a1ccb800000001094b2b8fe is not active (it may have already stopped); call hms-get-recording with recording_id=6a1ccb800000001094b2b8fe to see its status.",
+        }
+    )
 
 
 async def test_get_recording_lists_its_assets_once_completed(rig: Rig) -> None:
@@ -124,8 +151,13 @@ async def test_get_recording_lists_its_assets_once_completed(rig: Rig) -> None:
 
 async def test_get_unknown_recording_points_to_the_list_tool(rig: Rig) -> None:
     outcome = await rig.call("hms-get-recording", {"recording_id": "0" * 24})
-    assert outcome.error is not None and outcome.error.kind == "not_found"
-    assert "hms-list-recordings" in outcome.error.message
+    assert outcome.error is not None
+    assert outcome.error.as_dict() == snapshot(
+        {
+            "kind": "not_found",
+            "message": "recording 000000000000000000000000 does not exist; call hms-list-recordings to find recording ids.",
+        }
+    )
 
 
 async def test_list_recordings_is_compact_and_says_how_to_get_the_next_page(rig: Rig) -> None:
