@@ -150,3 +150,36 @@ def test_each_layer_imports_only_the_layers_below_it(layer: str) -> None:
         if _layer_of(target) not in allowed and target not in allowed
     )
     assert wrong == []
+
+
+def _string_literals(path: Path) -> list[str]:
+    """Every string constant of a module that is not a docstring (docstrings may explain what 100ms does)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+
+
+#: What only 100ms code may say: its hosts, its environment variables, the built-in tools' names.
+_HMS_WORDS = ("100ms.live", "HMS_", "hms-start-", "hms-stop-", "hms-list-", "hms-get-", "hms-wait-", "hms-pause-")
+
+
+@pytest.mark.parametrize("layer", ["capability", "runtime", "faces"])
+def test_the_generic_layers_name_no_100ms_host_variable_or_tool(layer: str) -> None:
+    found = sorted(
+        f"{path.relative_to(SRC)}: {text!r}"
+        for path in (SRC / PACKAGE / layer).rglob("*.py")
+        for text in _string_literals(path)
+        if any(word in text for word in _HMS_WORDS)
+    )
+    assert found == []
