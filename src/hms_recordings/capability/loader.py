@@ -42,6 +42,7 @@ from hms_recordings.capability.model import (
     ToolParam,
 )
 from hms_recordings.capability.read_consumes import ConsumesReader
+from hms_recordings.capability.versions import normalise
 from hms_recordings.capability.yamlsource import PathKey, YamlDoc, read_yaml
 from hms_recordings.errors import CapabilityError, Finding
 
@@ -103,11 +104,7 @@ class _Reader(ConsumesReader):
             elif kind == "rest":
                 rest.append(self.exposed_rest(node, path))
             elif kind == "skill":
-                skills.append(
-                    ExposedSkill(
-                        self.text(node, "name", path, default="skill"), self.text(node, "description", path), node
-                    )
-                )
+                skills += self.exposed_skills(node, path)
             elif kind == "control" and isinstance(node.get("port"), int):
                 control = (str(node.get("address") or "127.0.0.1"), int(node["port"]))
         capability = Capability(
@@ -197,6 +194,24 @@ class _Reader(ConsumesReader):
                 if isinstance(r, dict)
             ),
         )
+
+    def exposed_skills(self, node: dict[str, Any], path: PathKey) -> list[ExposedSkill]:
+        """The official shape lists the skills under ``skills``, one per item; a flat expose (the skill's own fields
+        on the expose, as some files write it) is read as one skill."""
+        if "skills" not in node:
+            return [
+                ExposedSkill(self.text(node, "name", path, default="skill"), self.text(node, "description", path), node)
+            ]
+        out = []
+        for i, item in enumerate(self.seq(node.get("skills"), (*path, "skills"), "skills")):
+            spath: PathKey = (*path, "skills", i)
+            skill = self.mapping(item, spath, "a skill")
+            out.append(
+                ExposedSkill(
+                    self.text(skill, "name", spath, default="skill"), self.text(skill, "description", spath), skill
+                )
+            )
+        return out
 
     def mcp_resource(self, node: dict[str, Any], path: PathKey) -> dict[str, Any]:
         """Checks an MCP resource and keeps it as data: static (``location``) or dynamic (``call``/``steps``)."""
@@ -347,19 +362,28 @@ class _Reader(ConsumesReader):
                     )
 
 
+def _read(doc: YamlDoc) -> tuple[Capability | None, list[Finding]]:
+    # Every version is read through the one normalisation into the alpha2 shape (versions.py); a version this
+    # runtime does not read is refused before the reader sees it, so its findings are not a cascade of guesses.
+    normalised = normalise(doc)
+    refusals = [f for f in normalised.findings if f.severity == "error"]
+    if refusals:
+        return None, refusals
+    reader = _Reader(normalised.doc)
+    capability = reader.capability()
+    return capability, reader.findings
+
+
 def lenient_findings(doc: YamlDoc) -> list[Finding]:
     """The problems that stop a file from being served (empty when it loads)."""
-    reader = _Reader(doc)
-    reader.capability()
-    return reader.findings
+    return _read(doc)[1]
 
 
 def load_capability(doc: YamlDoc) -> Capability:
-    reader = _Reader(doc)
-    capability = reader.capability()
-    if reader.findings:
-        lines = "\n".join("  " + f.render() for f in reader.findings)
-        raise CapabilityError(f"{doc.file or 'capability'} cannot be served:\n{lines}", reader.findings, doc.file)
+    capability, findings = _read(doc)
+    if findings or capability is None:
+        lines = "\n".join("  " + f.render() for f in findings)
+        raise CapabilityError(f"{doc.file or 'capability'} cannot be served:\n{lines}", findings, doc.file)
     return capability
 
 

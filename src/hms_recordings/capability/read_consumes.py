@@ -15,6 +15,7 @@ from hms_recordings.capability.model import (
     Operation,
 )
 from hms_recordings.capability.read_tools import ToolReader
+from hms_recordings.capability.versions import normalise
 from hms_recordings.capability.yamlsource import PathKey, read_yaml
 from hms_recordings.errors import CapabilityError
 
@@ -186,10 +187,14 @@ class ConsumesReader(ToolReader):
             return None
         target = self.local_file(location)
         try:
-            sub = type(self)(read_yaml(target))  # the full reader that is reading the importing file
+            imported = normalise(read_yaml(target))  # an imported file may be of another version
         except CapabilityError as exc:
             self.fail((*path, "location"), f"cannot import consumes: {exc.message}", "check `location`")
             return None
+        if any(f.severity == "error" for f in imported.findings):
+            self.findings.extend(f for f in imported.findings if f.severity == "error")
+            return None
+        sub = type(self)(imported.doc)  # the full reader that is reading the importing file
         root = sub.mapping(sub.doc.data, (), "the file")
         cap = sub.mapping(root.get("capability"), ("capability",), "capability")
         entries = [
