@@ -1,0 +1,49 @@
+"""The corpus of public capability files (``files/``, listed in ``manifest.json``) and what its tests share.
+
+Each file is parsed once per test process (the round-trip YAML parse is most of the cost), and a model is compared
+without the places it came from (file names, YAML paths), which differ between a file and its conversion.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+from hms_recordings.capability.yamlsource import YamlDoc, read_yaml
+
+CORPUS = Path(__file__).resolve().parent
+MANIFEST = CORPUS / "manifest.json"
+
+
+@functools.cache
+def manifest() -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = json.loads(MANIFEST.read_text(encoding="utf-8"))["files"]
+    return entries
+
+
+def capability_files() -> list[str]:
+    """The corpus files that declare a version (the rest are the bind and prompt files they point at)."""
+    return [e["file"] for e in manifest() if "declared" in e]
+
+
+@functools.cache
+def doc(file: str) -> YamlDoc:
+    return read_yaml(CORPUS / file)
+
+
+def canonical(model: Any) -> Any:
+    """``model`` as plain data without ``file`` and ``yaml_path``: equal for a file and its conversion."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in ("file", "yaml_path")}
+        if isinstance(value, list | tuple):
+            return [strip(v) for v in value]
+        if isinstance(value, frozenset | set):
+            return sorted(value)
+        return value
+
+    return strip(dataclasses.asdict(model))
