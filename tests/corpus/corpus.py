@@ -6,12 +6,12 @@ without the places it came from (file names, YAML paths), which differ between a
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 from pathlib import Path
 from typing import Any
 
+from hms_recordings.capability.convert import comparable
 from hms_recordings.capability.yamlsource import YamlDoc, read_yaml
 
 CORPUS = Path(__file__).resolve().parent
@@ -36,14 +36,4 @@ def doc(file: str) -> YamlDoc:
 
 def canonical(model: Any) -> Any:
     """``model`` as plain data without ``file`` and ``yaml_path``: equal for a file and its conversion."""
-
-    def strip(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k not in ("file", "yaml_path")}
-        if isinstance(value, list | tuple):
-            return [strip(v) for v in value]
-        if isinstance(value, frozenset | set):
-            return sorted(value)
-        return value
-
-    return strip(dataclasses.asdict(model))
+    return comparable(model)

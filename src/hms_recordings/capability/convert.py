@@ -21,6 +21,7 @@ property the tests hold on the whole corpus: loading the converted file gives th
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +33,7 @@ from hms_recordings.capability.versions import ALPHA2, VERSIONS, FormatVersion, 
 from hms_recordings.capability.yamlsource import PathKey, YamlDoc
 from hms_recordings.errors import Finding
 
-__all__ = ["TARGETS", "Conversion", "convert"]
+__all__ = ["TARGETS", "Conversion", "comparable", "convert", "run_convert"]
 
 BETA5 = VERSIONS[-1]
 #: What ``--to`` accepts.
@@ -100,6 +101,22 @@ def convert(doc: YamlDoc, target: str, *, check: bool = True) -> Conversion:
             )
         )
     return out
+
+
+def comparable(model: Any) -> Any:
+    """A loaded model as plain data without where it came from (``file``, ``yaml_path``): what "loading the
+    converted file gives the same model" compares."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in ("file", "yaml_path")}
+        if isinstance(value, list | tuple):
+            return [strip(v) for v in value]
+        if isinstance(value, frozenset | set):
+            return sorted(value)
+        return value
+
+    return strip(dataclasses.asdict(model))
 
 
 class _Writer:

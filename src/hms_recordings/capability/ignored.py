@@ -18,6 +18,7 @@ The walk runs on the document normalised to the alpha2 shape (:mod:`.versions`),
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,29 @@ CONSTRUCTS: dict[str, tuple[str, str, str]] = {
         "a body of this type is sent as JSON (the runtime's requests only carry JSON bodies)",
         "until the runtime encodes form and text bodies (issue 17, part 2), expect a JSON body",
     ),
+    "operation.body-variable": (
+        "defect",
+        "the body template uses a variable that neither the operation's parameters nor the tools calling it supply:"
+        " the tool's input schema does not ask for it, and a call without it fails (issue 17: `internal_error`)",
+        "declare the variable as an `in: body` parameter of the operation, or give it a value in the tool's `with`",
+    ),
+    "param.path-value": (
+        "defect",
+        "a fixed `value` on a path parameter is not applied: the path is filled from the arguments only"
+        " (runtime/request.py), so the tool asks the caller for it",
+        "until part 2 of issue 17, pass the value from the tool's `with`",
+    ),
+    "rest.route-clash": (
+        "defect",
+        "two REST operations on the same method and path: issue 17 reports that `serve` then stops, MCP included",
+        "give each REST operation its own method and path",
+    ),
+    "rest.path-name": (
+        "defect",
+        "a REST path parameter that is not an identifier (e.g. `{zone-id}`) is not an argument of the tool behind it"
+        " (`zone_id`): `validate` passes the file but `serve` exits",
+        "write path parameters as identifiers (`{zone_id}`) matching the consumed operation's",
+    ),
     "param.cookie": ("ignored", "cookie parameters are not sent", ""),
     "param.environment": ("ignored", "environment parameters are not sent", ""),
     "apikey.name-in": (
@@ -86,6 +110,9 @@ CONSTRUCTS: dict[str, tuple[str, str, str]] = {
 }
 
 _BODY_TYPES_SENT = frozenset({"json"})
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
 #: ``add(path, construct, detail="")``: records one construct.
 Add = Callable[..., None]
 
@@ -103,6 +130,11 @@ def ignored_constructs(doc: YamlDoc) -> list[IgnoredFinding]:
             IgnoredFinding(format_path(path), doc.line_of(path), message, fix, "warning", doc.file, construct, status)
         )
 
+    # Bound variables and bind namespaces (`{{env.X}}`) are supplied by the runtime, not by the caller.
+    bound = {str(k) for b in _binds(data, cap) for k in (b.get("keys") or {})} | {
+        str(b.get("namespace")) for b in _binds(data, cap)
+    }
+    callers = _callers(cap)
     for cpath, api in [
         *_items(data.get("consumes"), ("consumes",)),
         *_items(cap.get("consumes"), ("capability", "consumes")),
@@ -114,10 +146,13 @@ def ignored_constructs(doc: YamlDoc) -> list[IgnoredFinding]:
         for rpath, resource in _items(api.get("resources"), (*cpath, "resources")):
             _tags(resource, rpath, add)
             _params(resource, rpath, add)
+            supplied = bound | {str(p.get("name")) for _, p in _items(resource.get("inputParameters"), ())}
+            supplied |= {str(p.get("name")) for _, p in _items(api.get("inputParameters"), ())}
             for opath, op in _items(resource.get("operations"), (*rpath, "operations")):
-                _operation(op, opath, add)
+                _operation(op, opath, add, supplied, callers.get(f"{api.get('namespace')}.{op.get('name')}"))
     for epath, expose in _items(cap.get("exposes"), ("capability", "exposes")):
         kind = expose.get("type")
+        routes: dict[tuple[str, str], PathKey] = {}
         if "authentication" in expose and kind in ("mcp", "rest", "skill", "control"):
             add((*epath, "authentication"), "expose.authentication")
         for key in ("ttlMs", "cacheScope", "maxBinarySize"):
@@ -132,6 +167,7 @@ def ignored_constructs(doc: YamlDoc) -> list[IgnoredFinding]:
             if kind == "mcp" and "binary" in resource:
                 add((*rpath, "binary"), "mcp-resource.binary")
             if kind == "rest":
+                _rest_paths(resource, rpath, routes, add)
                 if "forward" in resource:
                     add((*rpath, "forward"), "rest-resource.forward")
                 for opath, op in _items(resource.get("operations"), (*rpath, "operations")):
@@ -155,6 +191,33 @@ def ignored_constructs(doc: YamlDoc) -> list[IgnoredFinding]:
     return sorted(out, key=lambda f: (f.line, f.path))
 
 
+def _callers(cap: dict[str, Any]) -> dict[str, set[str]]:
+    """``ns.operation`` -> the names its callers supply: their input parameters and ``with`` keys."""
+    out: dict[str, set[str]] = {}
+    callers: list[dict[str, Any]] = []
+    for _, expose in _items(cap.get("exposes"), ()):
+        callers += [t for _, t in _items(expose.get("tools"), ())]
+        callers += [op for _, r in _items(expose.get("resources"), ()) for _, op in _items(r.get("operations"), ())] + [
+            r for _, r in _items(expose.get("resources"), ())
+        ]
+    callers += [f for _, a in _items(cap.get("aggregates"), ()) for _, f in _items(a.get("functions"), ())]
+    for caller in callers:
+        names = {str(p.get("name")) for _, p in _items(caller.get("inputParameters"), ())}
+        for node in [caller, *(s for _, s in _items(caller.get("steps"), ()))]:
+            if isinstance(node.get("call"), str):
+                with_: dict[str, Any] = node["with"] if isinstance(node.get("with"), dict) else {}
+                out.setdefault(node["call"], set()).update(names | {str(k) for k in with_})
+    return out
+
+
+def _binds(data: dict[str, Any], cap: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        b
+        for _, b in [*_items(data.get("binds"), ()), *_items(cap.get("binds"), ())]
+        if isinstance(b.get("keys"), dict | None)
+    ]
+
+
 def _items(node: Any, path: PathKey) -> Iterator[tuple[PathKey, dict[str, Any]]]:
     if isinstance(node, list):
         for index, item in enumerate(node):
@@ -174,9 +237,34 @@ def _params(node: dict[str, Any], path: PathKey, add: Add) -> None:
             add((*ppath, "in"), f"param.{where}", f"`{param.get('name')}`")
 
 
-def _operation(op: dict[str, Any], path: PathKey, add: Add) -> None:
+def _rest_paths(resource: dict[str, Any], path: PathKey, routes: dict[tuple[str, str], PathKey], add: Add) -> None:
+    route = resource.get("path")
+    if not isinstance(route, str):
+        return
+    for name in _PLACEHOLDER.findall(route):
+        if not _IDENTIFIER.fullmatch(name):
+            add((*path, "path"), "rest.path-name", f"`{{{name}}}`")
+    for opath, op in _items(resource.get("operations"), (*path, "operations")):
+        key = (str(op.get("method", "GET")).upper(), _PLACEHOLDER.sub("{}", route))
+        if key in routes:
+            add((*opath, "method"), "rest.route-clash", f"`{key[0]} {route}`")
+        routes.setdefault(key, opath)
+
+
+def _operation(op: dict[str, Any], path: PathKey, add: Add, supplied: set[str], callers: set[str] | None) -> None:
+    """``callers``: the argument and ``with`` names of the tools and steps that call ``op`` (``None``: nothing
+    calls it, so no tool is affected by its body)."""
     _tags(op, path, add)
     _params(op, path, add)
+    for ppath, param in _items(op.get("inputParameters"), (*path, "inputParameters")):
+        if param.get("in") == "path" and param.get("value") is not None:
+            add((*ppath, "value"), "param.path-value", f"`{param.get('name')}`")
+    names = supplied | {str(p.get("name")) for _, p in _items(op.get("inputParameters"), ())}
+    if op.get("body") is not None and callers is not None:
+        names |= callers
+        missing = sorted({v for v in _VARIABLE.findall(str(op["body"])) if v.split(".")[0] not in names})
+        if missing:
+            add((*path, "body"), "operation.body-variable", ", ".join(f"`{{{{{v}}}}}`" for v in missing))
     for key in ("outputSchema", "maxBinarySize", "outputMediaType", "path"):
         if key in op:
             add((*path, key), f"operation.{key}")

@@ -350,7 +350,15 @@ class _Reader(ConsumesReader):
             for call, where in calls:
                 if call is not None and cap.operation(str(call)) is None:
                     known = ", ".join(op.key for api in cap.consumes.values() for op in api.operations.values())
-                    self.fail(where, f"`{call}` names no consumed operation", f"use one of: {known}")
+                    fix = (
+                        f"use one of: {known}"
+                        if known
+                        else (
+                            "declare the API under `consumes` or import it; a shared exposes or aggregates file is"
+                            " imported by a capability, not served alone"
+                        )
+                    )
+                    self.fail(where, f"`{call}` names no consumed operation", fix)
             self.check_steps(tool)
             if tool.ref is not None:
                 ns, _, fn = str(tool.ref).partition(".")
