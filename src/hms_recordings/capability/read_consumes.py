@@ -99,6 +99,14 @@ class ConsumesReader(ToolReader):
         base = self.text(node, "baseUri", path, required=True).rstrip("/")
         if base and not re.match(r"^https?://[^/\s]+", base):
             self.fail((*path, "baseUri"), f"baseUri `{base}` is not an http(s) URL", "use https://host/prefix")
+        elif not base and node.get("baseUri") is not None:
+            # Some generated files leave it empty; say so here rather than as "names no consumed operation" later.
+            self.fail(
+                (*path, "baseUri"),
+                f"`baseUri` of `{namespace}` is empty, so its operations have no address",
+                "set `baseUri: https://host/prefix` (the provider's API address)",
+            )
+            base = "http://empty-baseuri.invalid"  # keeps the operations known, so no cascade of findings
         params = tuple(
             p
             for i, item in enumerate(

@@ -31,7 +31,14 @@ from typing import Any, cast
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from hms_recordings.capability.versions import ALPHA2, FormatVersion, declared_version, normalise, official_schema
+from hms_recordings.capability.versions import (
+    ALPHA2,
+    NAMED_MAPS,
+    FormatVersion,
+    declared_version,
+    normalise,
+    official_schema,
+)
 from hms_recordings.capability.yamlsource import PathKey, YamlDoc, format_path
 from hms_recordings.errors import Finding
 
@@ -347,6 +354,10 @@ def _describe(doc: YamlDoc, error: ValidationError, version: FormatVersion) -> R
             line = doc.line_of((*path, str(error.instance)))
             return _at(doc, path, "bad-pattern", f"key {got} in `{key}` must be {words}", f"rename it to {words}", line)
         return _at(doc, path, "bad-pattern", f"`{key}` must be {words}; got {got}", f"write `{key}` as {words}")
+    if validator == "type" and version.ikanos_shape and key in NAMED_MAPS and isinstance(error.instance, list):
+        message = f"`{key}` is a map keyed by name in {_label(version)}; got a list (the alpha2 way)"
+        fix = f"write each item as `<name>: {{...}}`, or run `hms-recordings convert FILE --to {version.name}`"
+        return _at(doc, path, "bad-type", message, fix)
     if validator == "type":
         return _at(doc, path, "bad-type", f"`{key}` must be of type {value}; got {got}", f"write `{key}` as {value}")
     return _at(doc, path, "schema", error.message, "see docs/capability-format.md section 2")

@@ -184,20 +184,25 @@ class _ToAlpha2:
     def node(self, value: Any, old: PathKey, new: PathKey, key: str | int | None) -> Any:
         self.locate(new, old)
         if isinstance(value, list):
-            return [self.node(item, (*old, i), (*new, i), key) for i, item in enumerate(value)]
+            items: list[Any] = []
+            for i, item in enumerate(value):
+                if key in ("exposes", "aggregates", "binds") and isinstance(item, dict) and "from" in item:
+                    # An imported exposes, aggregates or binds entry: not followed, so it is left out (and said).
+                    self.findings.append(
+                        self.doc.finding(
+                            (*old, i),
+                            f"an imported `{key}` entry (`from: {item.get('from')}`) is not followed; it is left out",
+                            f"copy the imported {key} entry into this file",
+                            severity="warning",
+                        )
+                    )
+                    continue
+                items.append(self.node(item, (*old, i), (*new, len(items)), key))
+            return items
         if not isinstance(value, dict):
             return value
         if key in VERBATIM:
             return self.verbatim(value, old, new)
-        if key in ("exposes", "aggregates", "binds") and "from" in value and "import" in value:
-            self.findings.append(
-                self.doc.finding(
-                    old,
-                    f"an imported `{key}` entry (`from: {value.get('from')}`) is not followed; it is left out",
-                    f"copy the imported {key} entry into this file",
-                    severity="warning",
-                )
-            )
         out: dict[str, Any] = {}
         for k, v in value.items():
             name: str = RENAMES.get(k) or k
