@@ -236,11 +236,14 @@ def test_the_convert_command_refuses_a_0_5_file_with_exit_1(tmp_path: Path, caps
 DEFECTS = """\
 naftiko: 1.0.0-alpha2
 info: {label: D, description: d}
+binds:
+- {namespace: env, keys: {API_KEY: API_KEY}}
 capability:
   consumes:
   - type: http
     namespace: api
     baseUri: https://api.test
+    authentication: {type: basic, username: '{{env.API_KEY}}', password: '{{env.API_PASS}}'}
     resources:
     - name: items
       path: /items/{{kind}}
@@ -282,7 +285,10 @@ def test_validate_lists_the_known_defects_with_their_lines() -> None:
     assert ("operation.body-encoding", line("formUrlEncoded"), "defect") in found
     assert ("rest.path-name", line("thing-id"), "defect") in found
     assert ("rest.route-clash", line("api.form"), "defect") in found
+    assert ("auth.unbound-variable", line("API_PASS"), "defect") in found
     body = next(
         f for f in ignored_constructs(parse_yaml(DEFECTS, "d.yaml")) if f.construct == "operation.body-variable"
     )
     assert "`{{nobody}}`" in body.message and "title" not in body.message
+    auth = next(f for f in ignored_constructs(parse_yaml(DEFECTS, "d.yaml")) if f.construct == "auth.unbound-variable")
+    assert "`{{env.API_PASS}}`" in auth.message and "API_KEY" not in auth.message

@@ -88,6 +88,12 @@ CONSTRUCTS: dict[str, tuple[str, str, str]] = {
         "apikey `name`/`in` are not read; alpha2 spells them `key`/`placement`",
         "write `key:` and `placement:` (header or query)",
     ),
+    "auth.unbound-variable": (
+        "defect",
+        "the credential uses a variable no bind declares: the runtime reports it as not set even when the environment"
+        " has it",
+        "declare it in `binds` (e.g. `- {namespace: env, keys: {X: X}}`)",
+    ),
     "digest.challenge": ("ignored", "digest credentials are sent pre-emptively as Basic (no challenge round)", ""),
     "expose.authentication": (
         "ignored",
@@ -131,9 +137,8 @@ def ignored_constructs(doc: YamlDoc) -> list[IgnoredFinding]:
         )
 
     # Bound variables and bind namespaces (`{{env.X}}`) are supplied by the runtime, not by the caller.
-    bound = {str(k) for b in _binds(data, cap) for k in (b.get("keys") or {})} | {
-        str(b.get("namespace")) for b in _binds(data, cap)
-    }
+    keys = {str(k) for b in _binds(data, cap) for k in (b.get("keys") or {})}
+    bound = keys | {str(b.get("namespace")) for b in _binds(data, cap)}
     callers = _callers(cap)
     for cpath, api in [
         *_items(data.get("consumes"), ("consumes",)),
@@ -141,7 +146,8 @@ def ignored_constructs(doc: YamlDoc) -> list[IgnoredFinding]:
     ]:
         if "tunnel" in api:
             add((*cpath, "tunnel"), "consumes.tunnel")
-        _authentication(api.get("authentication"), (*cpath, "authentication"), add)
+        if cap:  # a standalone consumes file gets its binds from the capability that imports it
+            _authentication(api.get("authentication"), (*cpath, "authentication"), add, keys)
         _params(api, cpath, add)
         for rpath, resource in _items(api.get("resources"), (*cpath, "resources")):
             _tags(resource, rpath, add)
@@ -276,9 +282,14 @@ def _operation(op: dict[str, Any], path: PathKey, add: Add, supplied: set[str], 
         add((*path, "body", "type"), "operation.body-encoding", f"`body: {{type: {body['type']}}}`")
 
 
-def _authentication(auth: Any, path: PathKey, add: Add) -> None:
+def _authentication(auth: Any, path: PathKey, add: Add, keys: set[str]) -> None:
+    """``keys``: the variables the binds declare (``{{X}}`` and ``{{namespace.X}}`` both need ``X`` among them)."""
     if not isinstance(auth, dict):
         return
+    texts = " ".join(str(v) for k, v in auth.items() if k != "type")
+    unbound = sorted({v for v in _VARIABLE.findall(texts) if v.rsplit(".", 1)[-1] not in keys})
+    if unbound:
+        add(path, "auth.unbound-variable", ", ".join(f"`{{{{{v}}}}}`" for v in unbound))
     if auth.get("type") == "apikey" and ("name" in auth or "in" in auth) and "key" not in auth:
         add(path, "apikey.name-in")
     if auth.get("type") == "digest":
