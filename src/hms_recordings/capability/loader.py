@@ -65,9 +65,13 @@ class _Reader(ConsumesReader):
         label = self.text(info, "label", ("info",)) or self.text(info, "title", ("info",))  # rule 1: title as label
         cap = self.mapping(root.get("capability"), ("capability",), "capability")
         if not cap and "consumes" not in root:
-            self.fail(
-                ("capability",), "the file has no `capability` section", "add `capability:` with consumes/exposes"
-            )
+            shared = [k for k in ("binds", "exposes", "aggregates") if k in root]
+            if shared:  # an ikanos shared file: its sections are imported by capabilities
+                message = f"the file has only a shared `{shared[0]}` section and no `capability`, so nothing is served"
+                fix = "serve the capability that imports it, or add `capability:` with consumes/exposes"
+            else:
+                message, fix = "the file has no `capability` section", "add `capability:` with consumes/exposes"
+            self.fail(("capability",), message, fix)
         binds = [self.binding(b, ("binds", i)) for i, b in enumerate(self.seq(root.get("binds"), ("binds",), "binds"))]
         binds += [
             self.binding(b, ("capability", "binds", i))
