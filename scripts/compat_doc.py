@@ -94,8 +94,11 @@ def _has(version: FormatVersion, definition: str, prop: str) -> bool:
     return prop in props
 
 
-def analyse(read: Callable[[str], YamlDoc] | None = None) -> list[FileResult]:
-    """Run the loader, the official schema, ``ignored`` and both conversions over every corpus capability file."""
+def analyse(
+    read: Callable[[str], YamlDoc] | None = None, accepted: Callable[[str], bool | None] | None = None
+) -> list[FileResult]:
+    """Run the loader, the official schema, ``ignored`` and both conversions over every corpus capability file.
+    ``read`` and ``accepted`` (the official schema's verdict) may come from a cache (the test suite has one)."""
     manifest = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))["files"]
     reader = read or (lambda file: read_yaml(CORPUS / file))
     results = []
@@ -112,9 +115,11 @@ def analyse(read: Callable[[str], YamlDoc] | None = None) -> list[FileResult]:
             model = None
             result.refusals = exc.findings
         version = declared_version(doc.data)[0]
-        if version is not None:
+        if accepted is not None:
+            result.official_ok = bool(accepted(entry["file"]))
+        elif version is not None:
             validator = Draft202012Validator(official_schema(version))
-            result.official_ok = next(validator.iter_errors(strip_extensions(doc.data)), None) is None
+            result.official_ok = validator.is_valid(strip_extensions(doc.data))
         normalised = normalise(doc)
         if not any(f.severity == "error" for f in normalised.findings):
             result.ignored = ignored_constructs(normalised.doc)

@@ -11,7 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator
+
 from hms_recordings.capability.convert import comparable
+from hms_recordings.capability.strict import strip_extensions
+from hms_recordings.capability.versions import declared_version, official_schema
 from hms_recordings.capability.yamlsource import YamlDoc, read_yaml
 
 CORPUS = Path(__file__).resolve().parent
@@ -32,6 +36,17 @@ def capability_files() -> list[str]:
 @functools.cache
 def doc(file: str) -> YamlDoc:
     return read_yaml(CORPUS / file)
+
+
+@functools.cache
+def officially_valid(file: str) -> bool | None:
+    """Whether the official schema of the file's declared version accepts it (``x-`` keys aside); ``None`` when
+    it declares a version this runtime does not read."""
+    document = doc(file)
+    version = declared_version(document.data)[0]
+    if version is None:
+        return None
+    return Draft202012Validator(official_schema(version)).is_valid(strip_extensions(document.data))
 
 
 def canonical(model: Any) -> Any:

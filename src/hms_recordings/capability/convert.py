@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 
 from hms_recordings.capability.strict import strip_extensions
 from hms_recordings.capability.versions import ALPHA2, VERSIONS, FormatVersion, normalise, official_schema
@@ -89,17 +91,30 @@ def convert(doc: YamlDoc, target: str, *, check: bool = True) -> Conversion:
     out.findings += [f for f in out.lossy if f not in out.findings]
     if not check:
         return out
-    deviations = sum(1 for _ in Draft202012Validator(official_schema(version)).iter_errors(strip_extensions(data)))
+    deviations = list(Draft202012Validator(official_schema(version)).iter_errors(strip_extensions(data)))
     if deviations:
-        out.findings.append(
-            doc.finding(
+        source_version = normalised.version or ALPHA2
+        source_ok = Draft202012Validator(official_schema(source_version)).is_valid(strip_extensions(doc.data))
+        first = best_match(deviations)
+        where = ".".join(str(p) for p in first.absolute_path) or "(root)"
+        if source_ok:
+            finding = doc.finding(
                 (),
-                f"the converted file still deviates from the {version.name} schema in {deviations} place(s), as the"
-                " source deviated from its own",
+                f"the converted file deviates from the {version.name} schema in {len(deviations)} place(s): the"
+                f" source says something {version.name} cannot (first at {where}: {first.message[:160]})",
+                "keep the file in its own version, or change what the target cannot express",
+                severity="warning",
+            )
+            out.lossy.append(finding)
+        else:
+            finding = doc.finding(
+                (),
+                f"the converted file still deviates from the {version.name} schema in {len(deviations)} place(s),"
+                " as the source deviated from its own",
                 "run `hms-recordings validate --strict` on the converted file; the runtime serves it as the source",
                 severity="warning",
             )
-        )
+        out.findings.append(finding)
     return out
 
 
@@ -173,6 +188,25 @@ class _Writer:
                 out[name] = self.ikanos(value, child, node)
         return out
 
+    def _derived_names(self, items: list[Any], names: list[Any], path: PathKey) -> list[Any]:
+        """alpha2 lets exposed resources and operations go unnamed; ikanos keys them by name, so an unnamed one is
+        named after its path (a resource) or its method (an operation), and the finding says so."""
+        out = list(names)
+        kind = str(path[-1]).rstrip("s")  # resource | operation
+        taken = {n for n in names if isinstance(n, str) and n}
+        for i, (item, name) in enumerate(zip(items, names, strict=True)):
+            if (isinstance(name, str) and name) or not isinstance(item, dict):
+                continue
+            basis = item.get("path") if path[-1] == "resources" else item.get("method")
+            stem = _kebab(str(basis or "")) or kind
+            candidate, n = stem, 2
+            while candidate in taken:
+                candidate, n = f"{stem}-{n}", n + 1
+            taken.add(candidate)
+            out[i] = candidate
+            self.note((*path, i), f"the unnamed {kind} is named `{candidate}` (ikanos keys them by name)")
+        return out
+
     def _keyed(self, key: str, value: list[Any], holder: dict[str, Any]) -> bool:
         if key in KEYED or key == "functions":
             return True
@@ -186,6 +220,12 @@ class _Writer:
 
     def keyed(self, items: list[Any], path: PathKey, holder: dict[str, Any]) -> Any:
         names = [item.get("name") if isinstance(item, dict) else None for item in items]
+        if path[-1] in ("resources", "operations") and "exposes" in path:
+            names = self._derived_names(items, names, path)
+            items = [
+                {"name": n, **{k: v for k, v in item.items() if k != "name"}} if isinstance(item, dict) else item
+                for item, n in zip(items, names, strict=True)
+            ]
         for i, name in enumerate(names):
             if not isinstance(name, str) or not name:
                 self.note((*path, i), f"`{path[-1]}` item {i} has no `name`, so the list cannot be keyed by name")
@@ -197,6 +237,10 @@ class _Writer:
             item["name"]: self.ikanos({k: v for k, v in item.items() if k != "name"}, (*path, i), holder)
             for i, item in enumerate(items)
         }
+
+
+def _kebab(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 #: Free-form maps whose keys are data (also in :mod:`.versions`): never renamed or keyed.
