@@ -292,3 +292,34 @@ def test_validate_lists_the_known_defects_with_their_lines() -> None:
     assert "`{{nobody}}`" in body.message and "title" not in body.message
     auth = next(f for f in ignored_constructs(parse_yaml(DEFECTS, "d.yaml")) if f.construct == "auth.unbound-variable")
     assert "`{{env.API_PASS}}`" in auth.message and "API_KEY" not in auth.message
+
+
+SKILLS = """\
+naftiko: 1.0.0-alpha2
+info: {label: S, description: d}
+capability:
+  consumes:
+  - type: http
+    namespace: api
+    baseUri: https://api.test
+    resources: [{name: r, path: /r, operations: [{name: op, method: GET}]}]
+  exposes:
+  - type: skill
+    namespace: skills
+    port: 9092
+    skills:
+    - {name: first, description: One., tools: [{name: t, description: T., instruction: Do it.}]}
+    - {name: second, description: Two., tools: [{name: t, description: T., instruction: Do it.}]}
+  - {type: skill, namespace: flat, name: flat-skill, description: Flat., tools: []}
+"""
+
+
+def test_a_skill_expose_gives_one_skill_per_item_of_skills_and_a_flat_one_gives_itself() -> None:
+    capability = load_capability(parse_yaml(SKILLS, "s.yaml"))
+
+    assert [(s.name, s.description) for s in capability.skills] == [
+        ("first", "One."),
+        ("second", "Two."),
+        ("flat-skill", "Flat."),
+    ]
+    assert capability.skills[0].data["tools"][0]["instruction"] == "Do it."
