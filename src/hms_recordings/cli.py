@@ -160,6 +160,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return report.exit_code()
 
 
+def cmd_convert(args: argparse.Namespace) -> int:
+    from hms_recordings.capability.convert import run_convert
+
+    return run_convert(args.file, args.to, args.output)
+
+
 # ------------------------------------------------------------------------------------------------------------ token
 
 
@@ -295,6 +301,12 @@ def build_parser(*, emulator_options: bool = True) -> argparse.ArgumentParser:
     validate.add_argument("file", metavar="CAPABILITY_FILE", help="the capability file")
     validate.add_argument("--strict", action="store_true", help="also report every deviation from alpha2")
     validate.set_defaults(func=cmd_validate)
+
+    convert = sub.add_parser("convert", help="rewrite a capability file in another format version")
+    convert.add_argument("file")
+    convert.add_argument("--to", required=True, choices=["ikanos-1.0.0-beta5", "naftiko-1.0.0-alpha2"])
+    convert.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    convert.set_defaults(func=cmd_convert)
 
     token = sub.add_parser("token", help="print a management token minted from HMS_ACCESS_KEY/HMS_APP_SECRET")
     token.add_argument("--valid-for", type=int, default=86_400, metavar="SECONDS", help="lifetime (86400)")

@@ -171,7 +171,18 @@ def _string_literals(path: Path) -> list[str]:
 
 
 #: What only 100ms code may say: its hosts, its environment variables, the built-in tools' names.
-_HMS_WORDS = ("100ms.live", "HMS_", "hms-start-", "hms-stop-", "hms-list-", "hms-get-", "hms-wait-", "hms-pause-")
+_HMS_WORDS = (
+    "100ms.live",
+    "HMS_ACCESS_KEY",
+    "HMS_APP_SECRET",
+    "HMS_MANAGEMENT_TOKEN",
+    "hms-start-",
+    "hms-stop-",
+    "hms-list-",
+    "hms-get-",
+    "hms-wait-",
+    "hms-pause-",
+)
 
 
 @pytest.mark.parametrize("layer", ["capability", "runtime", "faces"])

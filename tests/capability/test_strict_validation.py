@@ -174,14 +174,6 @@ MISTAKES = [
         "      value: '{{ACME_TOKEN}}'",
     ),
     (
-        "auth-basic",
-        "password: '{{ACME_PASS}}' }\n    resources",
-        "}\n    resources",
-        "missing-key",
-        "capability.consumes[1].authentication",
-        "type: basic",
-    ),
-    (
         "auth-oauth2",
         "      resource: https://mcp.acme.test\n",
         "",
@@ -296,7 +288,7 @@ MISTAKES = [
     (
         "output-object",
         "mapping: $.data\n        items:",
-        "mapping: $.data\n        items: { type: object, mapping: $. }\n        x:",
+        "mapping: $.data\n        items: { type: object, mapping: $. }\n        x-old:",
         "object-output-properties",
         "capability.exposes[0].tools[0].outputParameters[0].items",
         "mapping: $. }",
@@ -370,7 +362,7 @@ MISTAKES = [
         "action: list-widgets } }",
         "action: list-widgets }, instruction: Hi. }",
         "skill-tool-source",
-        "capability.exposes[3].tools[0]",
+        "capability.exposes[3].skills[0].tools[0]",
         "instruction: Hi.",
     ),
     (
@@ -415,6 +407,20 @@ def test_each_constructs_typical_mistake_is_found_at_its_line_with_a_fix(
     assert found[0].line == line_of(text, marker)
     assert found[0].fix
     assert found[0].rule in RULES
+
+
+#: Files the project's former hand-written schema rejected but the official alpha2 schema accepts: strict validation
+#: follows the official schema, so these are no deviation (docs/validation.md, "What changed with the official schema").
+OFFICIALLY_ACCEPTED = [
+    ("basic-without-password", "password: '{{ACME_PASS}}' }\n    resources", "}\n    resources"),
+]
+
+
+@pytest.mark.parametrize(("old", "new"), [m[1:] for m in OFFICIALLY_ACCEPTED], ids=[m[0] for m in OFFICIALLY_ACCEPTED])
+def test_what_the_official_schema_accepts_is_no_deviation(old: str, new: str) -> None:
+    assert CONFORMANT.count(old) == 1
+
+    assert errors(validate_strict(parse_yaml(CONFORMANT.replace(old, new), "c.yaml"))) == []
 
 
 # --- extensions, unreadable files, the report ------------------------------------------------------------------

@@ -43,6 +43,7 @@ from hms_recordings.capability.model import (
     ToolParam,
 )
 from hms_recordings.capability.read_consumes import ConsumesReader
+from hms_recordings.capability.versions import normalise
 from hms_recordings.capability.yamlsource import PathKey, YamlDoc, read_yaml
 from hms_recordings.errors import CapabilityError, Finding
 
@@ -72,9 +73,13 @@ class _Reader(ConsumesReader):
         label = self.text(info, "label", ("info",)) or self.text(info, "title", ("info",))  # rule 1: title as label
         cap = self.mapping(root.get("capability"), ("capability",), "capability")
         if not cap and "consumes" not in root:
-            self.fail(
-                ("capability",), "the file has no `capability` section", "add `capability:` with consumes/exposes"
-            )
+            shared = [k for k in ("binds", "exposes", "aggregates") if k in root]
+            if shared:  # an ikanos shared file: its sections are imported by capabilities
+                message = f"the file has only a shared `{shared[0]}` section and no `capability`, so nothing is served"
+                fix = "serve the capability that imports it, or add `capability:` with consumes/exposes"
+            else:
+                message, fix = "the file has no `capability` section", "add `capability:` with consumes/exposes"
+            self.fail(("capability",), message, fix)
         binds = [self.binding(b, ("binds", i)) for i, b in enumerate(self.seq(root.get("binds"), ("binds",), "binds"))]
         binds += [
             self.binding(b, ("capability", "binds", i))
@@ -111,11 +116,7 @@ class _Reader(ConsumesReader):
             elif kind == "rest":
                 rest.append(self.exposed_rest(node, path))
             elif kind == "skill":
-                skills.append(
-                    ExposedSkill(
-                        self.text(node, "name", path, default="skill"), self.text(node, "description", path), node
-                    )
-                )
+                skills += self.exposed_skills(node, path)
             elif kind == "control" and isinstance(node.get("port"), int):
                 control = (str(node.get("address") or "127.0.0.1"), int(node["port"]))
         capability = Capability(
@@ -205,6 +206,24 @@ class _Reader(ConsumesReader):
                 if isinstance(r, dict)
             ),
         )
+
+    def exposed_skills(self, node: dict[str, Any], path: PathKey) -> list[ExposedSkill]:
+        """The official shape lists the skills under ``skills``, one per item; a flat expose (the skill's own fields
+        on the expose, as some files write it) is read as one skill."""
+        if "skills" not in node:
+            return [
+                ExposedSkill(self.text(node, "name", path, default="skill"), self.text(node, "description", path), node)
+            ]
+        out = []
+        for i, item in enumerate(self.seq(node.get("skills"), (*path, "skills"), "skills")):
+            spath: PathKey = (*path, "skills", i)
+            skill = self.mapping(item, spath, "a skill")
+            out.append(
+                ExposedSkill(
+                    self.text(skill, "name", spath, default="skill"), self.text(skill, "description", spath), skill
+                )
+            )
+        return out
 
     def mcp_resource(self, node: dict[str, Any], path: PathKey) -> dict[str, Any]:
         """Checks an MCP resource and keeps it as data: static (``location``) or dynamic (``call``/``steps``)."""
@@ -344,7 +363,15 @@ class _Reader(ConsumesReader):
             for call, where in calls:
                 if call is not None and cap.operation(str(call)) is None:
                     known = ", ".join(op.key for api in cap.consumes.values() for op in api.operations.values())
-                    self.fail(where, f"`{call}` names no consumed operation", f"use one of: {known}")
+                    fix = (
+                        f"use one of: {known}"
+                        if known
+                        else (
+                            "declare the API under `consumes` or import it; a shared exposes or aggregates file is"
+                            " imported by a capability, not served alone"
+                        )
+                    )
+                    self.fail(where, f"`{call}` names no consumed operation", fix)
             self.check_steps(tool)
             if tool.ref is not None:
                 ns, _, fn = str(tool.ref).partition(".")
@@ -356,19 +383,28 @@ class _Reader(ConsumesReader):
                     )
 
 
+def _read(doc: YamlDoc) -> tuple[Capability | None, list[Finding]]:
+    # Every version is read through the one normalisation into the alpha2 shape (versions.py); a version this
+    # runtime does not read is refused before the reader sees it, so its findings are not a cascade of guesses.
+    normalised = normalise(doc)
+    refusals = [f for f in normalised.findings if f.severity == "error"]
+    if refusals:
+        return None, refusals
+    reader = _Reader(normalised.doc)
+    capability = reader.capability()
+    return capability, reader.findings
+
+
 def lenient_findings(doc: YamlDoc) -> list[Finding]:
     """The problems that stop a file from being served (empty when it loads)."""
-    reader = _Reader(doc)
-    reader.capability()
-    return reader.findings
+    return _read(doc)[1]
 
 
 def load_capability(doc: YamlDoc) -> Capability:
-    reader = _Reader(doc)
-    capability = reader.capability()
-    if reader.findings:
-        lines = "\n".join("  " + f.render() for f in reader.findings)
-        raise CapabilityError(f"{doc.file or 'capability'} cannot be served:\n{lines}", reader.findings, doc.file)
+    capability, findings = _read(doc)
+    if findings or capability is None:
+        lines = "\n".join("  " + f.render() for f in findings)
+        raise CapabilityError(f"{doc.file or 'capability'} cannot be served:\n{lines}", findings, doc.file)
     return capability
 
 

@@ -33,7 +33,7 @@ class ReaderBase:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            self.fail(path, f"{what} must be a mapping, got {type(value).__name__}")
+            self.fail(path, f"{what} must be a mapping, got {type(value).__name__}", "write it as `key: value` lines")
             return {}
         return value
 
@@ -41,7 +41,7 @@ class ReaderBase:
         if value is None:
             return []
         if not isinstance(value, list):
-            self.fail(path, f"{what} must be a list, got {type(value).__name__}")
+            self.fail(path, f"{what} must be a list, got {type(value).__name__}", "write it as `- item` lines")
             return []
         return value
 
@@ -52,7 +52,7 @@ class ReaderBase:
                 self.fail((*path, key), f"`{key}` is required", f"add `{key}:`")
             return default
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            self.fail((*path, key), f"`{key}` must be a string")
+            self.fail((*path, key), f"`{key}` must be a string", f"write `{key}` as text (quote it)")
             return default
         return str(value)
 

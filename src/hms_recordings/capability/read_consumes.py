@@ -15,6 +15,7 @@ from hms_recordings.capability.model import (
     Operation,
 )
 from hms_recordings.capability.read_tools import ToolReader
+from hms_recordings.capability.versions import normalise
 from hms_recordings.capability.yamlsource import PathKey, read_yaml
 from hms_recordings.errors import CapabilityError
 
@@ -98,6 +99,14 @@ class ConsumesReader(ToolReader):
         base = self.text(node, "baseUri", path, required=True).rstrip("/")
         if base and not re.match(r"^https?://[^/\s]+", base):
             self.fail((*path, "baseUri"), f"baseUri `{base}` is not an http(s) URL", "use https://host/prefix")
+        elif not base and node.get("baseUri") is not None:
+            # Some generated files leave it empty; say so here rather than as "names no consumed operation" later.
+            self.fail(
+                (*path, "baseUri"),
+                f"`baseUri` of `{namespace}` is empty, so its operations have no address",
+                "set `baseUri: https://host/prefix` (the provider's API address)",
+            )
+            base = "http://empty-baseuri.invalid"  # keeps the operations known, so no cascade of findings
         params = tuple(
             p
             for i, item in enumerate(
@@ -186,10 +195,14 @@ class ConsumesReader(ToolReader):
             return None
         target = self.local_file(location)
         try:
-            sub = type(self)(read_yaml(target))  # the full reader that is reading the importing file
+            imported = normalise(read_yaml(target))  # an imported file may be of another version
         except CapabilityError as exc:
             self.fail((*path, "location"), f"cannot import consumes: {exc.message}", "check `location`")
             return None
+        if any(f.severity == "error" for f in imported.findings):
+            self.findings.extend(f for f in imported.findings if f.severity == "error")
+            return None
+        sub = type(self)(imported.doc)  # the full reader that is reading the importing file
         root = sub.mapping(sub.doc.data, (), "the file")
         cap = sub.mapping(root.get("capability"), ("capability",), "capability")
         entries = [

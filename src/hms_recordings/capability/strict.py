@@ -1,13 +1,17 @@
-"""Strict validation of Naftiko ``1.0.0-alpha2`` capability files, with YAML path, line and a one-line fix.
+"""Strict validation of capability files against the official schema of their version, with path, line and a fix.
 
 Two layers, both reported as :class:`RuleFinding` (a :class:`~hms_recordings.errors.Finding` with a stable ``rule`` id):
 
-* our own JSON Schema of alpha2 (``alpha2.schema.json``, draft 2020-12), whose raw ``oneOf``/``anyOf`` errors are
-  unreadable, so we walk ``error.context`` down to the branch the author evidently meant and word each leaf error;
+* the official JSON Schema (draft 2020-12) of the version the file declares (``schemas/``, vendored unchanged, see
+  ``schemas/SOURCES.md``), whose raw ``oneOf``/``anyOf`` errors are unreadable, so we walk ``error.context`` down
+  to the branch the author evidently meant and word each leaf error;
 * the cheap Spectral-style checks the schema cannot express (unique namespaces and tool names, ``call``/``ref``
-  targets, no trailing ``/`` in ``baseUri``, no ``?`` in paths).
+  targets, no trailing ``/`` in ``baseUri``, no ``?`` in paths), run on the file normalised to the alpha2 shape
+  (:mod:`.versions`) so that one implementation serves every version.
 
-``x-`` keys are the documented extension mechanism: they become ``info`` findings and never make a file invalid.
+``x-`` keys are this project's extension mechanism: they are taken out before the official schema sees the file
+(every official object is closed) and reported as ``info`` findings; they never make a file invalid. A file without
+``x-`` keys is therefore a deviation exactly when its official schema rejects it.
 
     >>> from hms_recordings.capability.yamlsource import parse_yaml
     >>> [f.rule for f in validate_strict(parse_yaml("naftiko: 1.0.0-alpha2\\n"))]
@@ -18,21 +22,27 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 # The project declares types-jsonschema for tests; without it installed the import is untyped, not wrong.
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from hms_recordings.capability.versions import (
+    ALPHA2,
+    NAMED_MAPS,
+    FormatVersion,
+    declared_version,
+    normalise,
+    official_schema,
+)
 from hms_recordings.capability.yamlsource import PathKey, YamlDoc, format_path
 from hms_recordings.errors import Finding
 
-__all__ = ["RULES", "DeviationKey", "RuleFinding", "group_findings", "validate_strict"]
-
-SCHEMA_FILE = Path(__file__).with_name("alpha2.schema.json")
+__all__ = ["RULES", "DeviationKey", "RuleFinding", "group_findings", "strip_extensions", "validate_strict"]
 
 #: Every rule id this module emits; docs/validation.md says what each flags (a test keeps the two in step).
 _RULE_IDS = (
@@ -43,7 +53,13 @@ _RULE_IDS = (
 )
 RULES: tuple[str, ...] = tuple(_RULE_IDS.split())
 
+_SCALAR_OUTPUT = (
+    "output-mapping-or-value",
+    "a scalar output needs exactly one of `mapping` or `value`",
+    "keep either `mapping` (JSONPath) or `value` (static)",
+)
 #: Schema objects whose ``oneOf``/``anyOf`` is a rule of its own: we word it instead of descending into branches.
+#: Names are the official ``$defs`` names (an ``allOf`` branch is named after its definition).
 _COMBINATOR_RULES: dict[tuple[str, str], tuple[str, str, str]] = {
     ("Root", "oneOf"): (
         "root-shape",
@@ -56,11 +72,9 @@ _COMBINATOR_RULES: dict[tuple[str, str], tuple[str, str, str]] = {
         "an http MCP expose needs `port`; a `transport: stdio` one takes none",
         "add `port: 9090`, or set `transport: stdio` and drop `port`",
     ),
-    ("MappedScalarOutput", "oneOf"): (
-        "output-mapping-or-value",
-        "a scalar output needs exactly one of `mapping` or `value`",
-        "keep either `mapping` (JSONPath) or `value` (static)",
-    ),
+    ("MappedOutputParameterString", "oneOf"): _SCALAR_OUTPUT,
+    ("MappedOutputParameterNumber", "oneOf"): _SCALAR_OUTPUT,
+    ("MappedOutputParameterBoolean", "oneOf"): _SCALAR_OUTPUT,
     ("SkillTool", "oneOf"): (
         "skill-tool-source",
         "a skill tool needs exactly one of `from` or `instruction`",
@@ -77,6 +91,11 @@ _COMBINATOR_RULES: dict[tuple[str, str], tuple[str, str, str]] = {
         "keep either `template` or `location`",
     ),
 }
+_IKANOS_ROOT = (
+    "root-shape",
+    "the file needs `ikanos` plus `capability`, or exactly one of `consumes`, `exposes`, `aggregates`, `binds`",
+    "add `ikanos: 1.0.0-beta5` and either `capability` or a single shared section",
+)
 
 #: What a pattern means, in words a reader can act on.
 _PATTERN_WORDS: dict[str, str] = {
@@ -117,23 +136,57 @@ def group_findings(findings: list[Finding]) -> dict[DeviationKey, list[Finding]]
     return groups
 
 
+#: ``id()`` of every definition (and of each of its ``allOf`` branches) of a loaded schema -> its ``$defs`` name:
+#: the official schemas have no ``title``s, and the messages name the construct.
+_DEF_NAMES: dict[int, str] = {}
+
+
 @functools.cache
-def _validator() -> Draft202012Validator:
-    # Compiled once per process: the schema is read and checked on first use, not on import of the CLI.
-    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+def _validator(version: FormatVersion) -> Draft202012Validator:
+    # Compiled once per process and version: read and checked on first use, not on import of the CLI.
+    schema = official_schema(version)
     Draft202012Validator.check_schema(schema)
+    _DEF_NAMES[id(schema)] = "Root"
+    for name, definition in schema.get("$defs", {}).items():
+        _DEF_NAMES[id(definition)] = name
+        for branch in definition.get("allOf", ()) if isinstance(definition, dict) else ():
+            _DEF_NAMES.setdefault(id(branch), name)
     return Draft202012Validator(schema)
 
 
+def _label(version: FormatVersion) -> str:
+    """How messages name the version: plain ``alpha2`` for the seed's version, the full name otherwise."""
+    return "alpha2" if version == ALPHA2 else f"{version.key} {version.version}"
+
+
+def strip_extensions(node: Any) -> Any:
+    """``node`` without its ``x-`` keys (those inside free-form maps are data and stay)."""
+    if isinstance(node, dict):
+        return {
+            k: (v if k in _FREE_MAPS else strip_extensions(v)) for k, v in node.items() if not str(k).startswith("x-")
+        }
+    if isinstance(node, list):
+        return [strip_extensions(v) for v in node]
+    return node
+
+
 def validate_strict(doc: YamlDoc) -> list[RuleFinding]:
-    """Every alpha2 deviation in ``doc`` (severity ``error``) plus its ``x-`` extension keys (severity ``info``)."""
+    """Every deviation of ``doc`` from its version's official schema, plus the semantic checks (severity ``error``),
+    plus its ``x-`` extension keys (severity ``info``). A file that declares no version is checked as alpha2."""
     if not isinstance(doc.data, dict):
         got = "nothing" if doc.data is None else type(doc.data).__name__
         message = f"a capability file is a YAML mapping; this one holds {got}"
         return [_at(doc, (), "root-shape", message, "start the file with `naftiko: 1.0.0-alpha2`")]
-    leaves = [leaf for error in _validator().iter_errors(doc.data) for leaf in _leaves(error)]
-    findings = _named_rules(doc, leaves) + _semantic_findings(doc, doc.data)
-    findings += _extension_findings(doc, doc.data, ())
+    version, declared = declared_version(doc.data)
+    normalised = normalise(doc)
+    if version is None and declared:
+        refusal = normalised.findings[0]
+        return [_at(doc, (declared.partition(":")[0],), "bad-value", refusal.message, refusal.fix)]
+    version = version or ALPHA2
+    leaves = [leaf for error in _validator(version).iter_errors(strip_extensions(doc.data)) for leaf in _leaves(error)]
+    findings = _named_rules(doc, leaves, version)
+    findings += _semantic_findings(normalised.doc, normalised.doc.data)
+    findings += _extension_findings(doc, doc.data, (), _label(version))
     unique = {(f.rule, f.path, f.message): f for f in findings}
     return sorted(unique.values(), key=lambda f: (f.line, f.path, f.rule))
 
@@ -143,7 +196,9 @@ def validate_strict(doc: YamlDoc) -> list[RuleFinding]:
 
 def _title(error: ValidationError) -> str:
     schema = error.schema
-    return str(schema.get("title", "")) if isinstance(schema, dict) else ""
+    if not isinstance(schema, dict):
+        return ""
+    return str(schema.get("title") or _DEF_NAMES.get(id(schema), ""))
 
 
 def _leaves(error: ValidationError) -> list[ValidationError]:
@@ -174,10 +229,19 @@ def _leaves(error: ValidationError) -> list[ValidationError]:
     return [leaf for sub in scored[0][1] for leaf in _leaves(sub)]
 
 
+_QUOTED = re.compile(r"'([^']*)'")
+
+
 def _extras(error: ValidationError) -> list[str]:
     schema, instance = error.schema, error.instance
+    if not isinstance(instance, dict):
+        return []
+    if error.validator == "unevaluatedProperties":
+        # `allOf` definitions close themselves with unevaluatedProperties: the unexpected keys are in the message.
+        named = error.message.partition("(")[2]
+        return [k for k in _QUOTED.findall(named) if k in instance]
     known = set(schema.get("properties", {})) if isinstance(schema, dict) else set()
-    return [k for k in instance if k not in known and not str(k).startswith("x-")] if isinstance(instance, dict) else []
+    return [k for k in instance if k not in known and not str(k).startswith("x-")]
 
 
 def _missing(error: ValidationError) -> list[str]:
@@ -190,8 +254,9 @@ def _ticks(keys: list[str]) -> str:
     return ", ".join(f"`{k}`" for k in keys)
 
 
-def _named_rules(doc: YamlDoc, leaves: list[ValidationError]) -> list[RuleFinding]:
+def _named_rules(doc: YamlDoc, leaves: list[ValidationError], version: FormatVersion) -> list[RuleFinding]:
     """The known deviations of the APIs.io files get one precise finding each; everything else is worded generically."""
+    label = _label(version)
     out: list[RuleFinding] = []
     claimed: set[str] = set()
     for error in leaves:
@@ -199,24 +264,29 @@ def _named_rules(doc: YamlDoc, leaves: list[ValidationError]) -> list[RuleFindin
         if title == "AuthBearer" and isinstance(instance, dict) and "value" in instance:
             used = [k for k in ("value", "placement") if k in instance]
             line = min(doc.line_of((*path, k)) for k in used)
-            message = f"bearer authentication uses {' and '.join(_ticks([k]) for k in used)}; alpha2 expects `token`"
+            message = f"bearer authentication uses {' and '.join(_ticks([k]) for k in used)}; {label} expects `token`"
             out.append(_at(doc, path, "bearer-token", message, "rename `value` to `token` and drop `placement`", line))
             claimed.add(format_path(path))
         elif title == "ConsumedInputParameter" and error.validator == "additionalProperties":
             extras = _extras(error)
             if extras and set(extras) <= {"type", "required"}:
                 verb, them = ("is", "it") if len(extras) == 1 else ("are", "them")
-                message = f"consumed input parameters may only have name, in, value; {_ticks(extras)} {verb} not alpha2"
+                allowed = "name, in, value" if not version.ikanos_shape else "in, value"
+                message = f"consumed input parameters may only have {allowed}; {_ticks(extras)} {verb} not {label}"
                 removed = " and ".join(_ticks([k]) for k in extras)
                 fix = f"remove {removed} (describe {them} on the tool's inputParameters instead)"
                 out.append(_at(doc, path, "consumed-param-fields", message, fix))
                 continue
-            out.append(_describe(doc, error))
-        elif title == "MappedObjectOutput" and error.validator == "required" and "properties" in _missing(error):
+            out.append(_describe(doc, error, version))
+        elif (
+            title in ("MappedObjectOutput", "MappedOutputParameterObject")
+            and error.validator == "required"
+            and "properties" in _missing(error)
+        ):
             mapping = instance.get("mapping") if isinstance(instance, dict) else None
             message = "an object output needs `properties`"
             if mapping in ("$", "$."):
-                message += f"; `{{type: object, mapping: {mapping}}}` is not alpha2"
+                message += f"; `{{type: object, mapping: {mapping}}}` is not {label}"
             out.append(
                 _at(
                     doc,
@@ -227,7 +297,7 @@ def _named_rules(doc: YamlDoc, leaves: list[ValidationError]) -> list[RuleFindin
                 )
             )
         else:
-            out.append(_describe(doc, error))
+            out.append(_describe(doc, error, version))
     # The bearer finding already says everything about that object (unexpected keys, missing token).
     return [f for f in out if f.rule == "bearer-token" or f.path not in claimed]
 
@@ -238,7 +308,7 @@ def _at(
     return RuleFinding(format_path(path), line or doc.line_of(path), message, fix, severity, doc.file, rule)
 
 
-def _describe(doc: YamlDoc, error: ValidationError) -> RuleFinding:
+def _describe(doc: YamlDoc, error: ValidationError, version: FormatVersion) -> RuleFinding:
     path, title, validator, value = (
         tuple(error.absolute_path),
         _title(error),
@@ -247,16 +317,19 @@ def _describe(doc: YamlDoc, error: ValidationError) -> RuleFinding:
     )
     key = next((str(p) for p in reversed(path) if isinstance(p, str)), "(root)")
     combinator = _COMBINATOR_RULES.get((title, validator))
+    if version.ikanos_shape and (title, validator) == ("Root", "oneOf"):
+        combinator = _IKANOS_ROOT
     if combinator is not None:
         return _at(doc, path, *combinator)
     if validator in ("oneOf", "anyOf"):
-        return _no_variant(doc, error)
-    if validator == "additionalProperties":
+        return _no_variant(doc, error, _label(version))
+    if validator in ("additionalProperties", "unevaluatedProperties"):
         extras = _extras(error)
         schema: Any = error.schema
         allowed = ", ".join(schema.get("properties", {}) if isinstance(schema, dict) else {})
         line = min((doc.line_of((*path, k)) for k in extras), default=0)
-        message = f"{_ticks(extras)} {'is' if len(extras) == 1 else 'are'} not alpha2 in {title or 'this object'}"
+        verb = "is" if len(extras) == 1 else "are"
+        message = f"{_ticks(extras)} {verb} not {_label(version)} in {title or 'this object'}"
         return _at(
             doc, path, "unknown-key", message, f"remove {_ticks(extras)} (allowed: {allowed}, or an `x-` key)", line
         )
@@ -281,12 +354,16 @@ def _describe(doc: YamlDoc, error: ValidationError) -> RuleFinding:
             line = doc.line_of((*path, str(error.instance)))
             return _at(doc, path, "bad-pattern", f"key {got} in `{key}` must be {words}", f"rename it to {words}", line)
         return _at(doc, path, "bad-pattern", f"`{key}` must be {words}; got {got}", f"write `{key}` as {words}")
+    if validator == "type" and version.ikanos_shape and key in NAMED_MAPS and isinstance(error.instance, list):
+        message = f"`{key}` is a map keyed by name in {_label(version)}; got a list (the alpha2 way)"
+        fix = f"write each item as `<name>: {{...}}`, or run `hms-recordings convert FILE --to {version.name}`"
+        return _at(doc, path, "bad-type", message, fix)
     if validator == "type":
         return _at(doc, path, "bad-type", f"`{key}` must be of type {value}; got {got}", f"write `{key}` as {value}")
     return _at(doc, path, "schema", error.message, "see docs/capability-format.md section 2")
 
 
-def _no_variant(doc: YamlDoc, error: ValidationError) -> RuleFinding:
+def _no_variant(doc: YamlDoc, error: ValidationError, label: str) -> RuleFinding:
     """No oneOf/anyOf variant has this ``type`` (e.g. ``type: mpc``): list the types that exist."""
     path, depth = tuple(error.absolute_path), len(error.absolute_path)
     allowed: list[str] = []
@@ -298,7 +375,7 @@ def _no_variant(doc: YamlDoc, error: ValidationError) -> RuleFinding:
             allowed += [str(v) for v in values if str(v) not in allowed]
     instance = error.instance if isinstance(error.instance, dict) else {}
     if not allowed or key not in instance:
-        message = f"matches none of the alpha2 shapes of {_title(error) or 'this object'}"
+        message = f"matches none of the {label} shapes of {_title(error) or 'this object'}"
         return _at(doc, path, "schema", message, "see docs/capability-format.md section 2")
     choices = ", ".join(allowed)
     message = f"`{key}` must be one of {choices}; got {json.dumps(instance[key])}"
@@ -423,19 +500,19 @@ def _ref_target(doc: YamlDoc, path: PathKey, ref: str, functions: set[tuple[str,
     return [_at(doc, path, "ref-target", message, f"use one of: {known}")]
 
 
-def _extension_findings(doc: YamlDoc, node: Any, path: PathKey) -> list[RuleFinding]:
+def _extension_findings(doc: YamlDoc, node: Any, path: PathKey, label: str) -> list[RuleFinding]:
     """``x-`` keys are allowed everywhere alpha2 defines an object; report them so nobody is surprised."""
     out: list[RuleFinding] = []
     if isinstance(node, dict):
         for key, value in node.items():
             if key.startswith("x-"):
                 message = (
-                    f"extension key `{key}` is not part of alpha2; allowed as an extension, other engines ignore it"
+                    f"extension key `{key}` is not part of {label}; allowed as an extension, other engines ignore it"
                 )
                 out.append(_at(doc, (*path, key), "extension", message, "", severity="info"))
             elif key not in _FREE_MAPS:
-                out += _extension_findings(doc, value, (*path, key))
+                out += _extension_findings(doc, value, (*path, key), label)
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            out += _extension_findings(doc, value, (*path, index))
+            out += _extension_findings(doc, value, (*path, index), label)
     return out

@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hms_recordings.capability.ignored import ignored_constructs
 from hms_recordings.capability.strict import RuleFinding, group_findings, validate_strict
+from hms_recordings.capability.versions import ALPHA2, declared_version, normalise
 from hms_recordings.capability.yamlsource import YamlDoc, read_yaml
 from hms_recordings.errors import CapabilityError, Finding
 
@@ -39,6 +41,10 @@ class ValidationReport:
     findings: list[Finding] = field(default_factory=list)
     #: The subset of ``findings`` that stops serving (lenient check errors, or why the file could not be read).
     serving: list[Finding] = field(default_factory=list)
+    #: Constructs the runtime does not carry out (``ignored.py``), listed in both modes; never errors.
+    ignored: list[Finding] = field(default_factory=list)
+    #: The version the file declares, as messages name it (``alpha2``, ``ikanos 1.0.0-beta5``).
+    version: str = "alpha2"
 
     @property
     def deviations(self) -> list[Finding]:
@@ -69,7 +75,7 @@ class ValidationReport:
 
     def render(self) -> str:
         """A human report: serving errors first, then one heading per deviation with all its locations, then a count."""
-        mode = "strict alpha2" if self.strict else "lenient (can it be served?)"
+        mode = f"strict {self.version}" if self.strict else "lenient (can it be served?)"
         lines = [f"{self.file}: {mode} validation"]
         if self.unreadable:
             lines += [f"  {f.render()}" for f in self.serving] or ["  cannot read the file"]
@@ -85,14 +91,17 @@ class ValidationReport:
         if self.extensions:
             lines += ["", f"extensions ({len(self.extensions)}, not errors):"]
             lines += [f"  {f.render()}" for f in self.extensions]
+        if self.ignored:
+            lines += ["", f"declared but not carried out ({len(self.ignored)}, not errors):"]
+            lines += [f"  {f.render()}" for f in self.ignored]
         lines.append("")
         blocking = len(self.serving_errors)
         serving = f"{_plural(blocking, 'error')} that {'stops' if blocking == 1 else 'stop'} serving"
         if self.strict:
             where = _plural(len(self.deviations), "location")
-            lines.append(f"{_plural(len(groups), 'deviation')} from alpha2 ({where}); {serving}")
+            lines.append(f"{_plural(len(groups), 'deviation')} from {self.version} ({where}); {serving}")
         else:
-            lines.append(f"{serving} (run with --strict to list alpha2 deviations)")
+            lines.append(f"{serving} (run with --strict to list {self.version} deviations)")
         lines.append("valid" if self.ok else "invalid")
         return "\n".join(lines)
 
@@ -108,4 +117,9 @@ def validate_file(path: str, *, strict: bool, lenient_check: LenientCheck | None
         return ValidationReport(path, strict, unreadable=True, findings=list(reason), serving=list(reason))
     serving = list(lenient_check(doc)) if lenient_check is not None else []
     findings: list[Finding] = [*serving, *(validate_strict(doc) if strict else [])]
-    return ValidationReport(path, strict, findings=findings, serving=serving)
+    normalised = normalise(doc)
+    ignored: list[Finding] = [f for f in normalised.findings if f.severity != "error"]
+    ignored += ignored_constructs(normalised.doc)
+    version = declared_version(doc.data)[0] or ALPHA2
+    label = "alpha2" if version == ALPHA2 else f"{version.key} {version.version}"
+    return ValidationReport(path, strict, findings=findings, serving=serving, ignored=ignored, version=label)
