@@ -1,7 +1,7 @@
 """The wheel and sdist that ``python -m build`` makes, and every command run from the wheel alone in a fresh venv.
 
 Each command runs from a scratch folder with no PYTHONPATH, so only the installed package can answer: the built-in
-capability, its parsed companion, the alpha2 schema and the entry points must all have made it into the wheel.
+capability, its parsed companion, the official format schemas and the entry points must all have made it into the wheel.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 CALL_TIMEOUT = 60.0
 PACKAGE_DATA = {
     "hms_recordings/py.typed",
-    "hms_recordings/capability/alpha2.schema.json",
+    "hms_recordings/capability/schemas/naftiko-1.0.0-alpha2.json",
     "hms_recordings/capability/builtin/recordings.yaml",
     "hms_recordings/capability/builtin/recordings.yaml.parsed.json",
 }
