@@ -194,9 +194,15 @@ async def make_rig(
     **settings: Any,
 ) -> AsyncIterator[Rig]:
     """A :class:`Rig`; ``settings`` go to :func:`open_service` (retry, timeouts, tools, read_only, ...)."""
-    # A fixed start on a manual clock and a seed: ids, timestamps and texts are the same on every run.
+    # A fixed start on a manual clock and a seed: ids, timestamps and texts are the same on every run. Only when the
+    # rig mints the token itself (on the emulator's clock): a server that mints from the key and secret uses the
+    # wall clock, which an emulator living in the past would call "not valid yet".
     config = emulator or EmulatorConfig(
-        manual_clock=True, clock_start=FIXED_START, start_delay=0, processing_time=0, seed=3
+        manual_clock=True,
+        clock_start=FIXED_START if env is None else None,
+        start_delay=0,
+        processing_time=0,
+        seed=3,
     )
     app = create_app(config)
     spy = HeaderSpy(app)

@@ -303,8 +303,10 @@ def build_parser(*, emulator_options: bool = True) -> argparse.ArgumentParser:
     validate.set_defaults(func=cmd_validate)
 
     convert = sub.add_parser("convert", help="rewrite a capability file in another format version")
-    convert.add_argument("file")
-    convert.add_argument("--to", required=True, choices=["ikanos-1.0.0-beta5", "naftiko-1.0.0-alpha2"])
+    convert.add_argument("file", metavar="CAPABILITY_FILE", help="the capability file, any supported version")
+    convert.add_argument(
+        "--to", required=True, choices=["ikanos-1.0.0-beta5", "naftiko-1.0.0-alpha2"], help="the target version"
+    )
     convert.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     convert.set_defaults(func=cmd_convert)
 
