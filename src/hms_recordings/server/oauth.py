@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -160,6 +161,11 @@ class JwksCache:
         self.fetches += 1
         self._keys, self._fetched_at = keys, self._clock()
 
+    def holds(self, kid: str) -> bool:
+        """Whether the keys fetched last include ``kid`` (and are not past their cache time)."""
+        fetched = self._fetched_at
+        return kid in self._keys and fetched is not None and self._clock() - fetched < self.cache_seconds
+
     async def key(self, kid: str) -> jwt.PyJWK:
         """The key with this id, fetching the JWKS when the cache is empty, stale, or does not know the id."""
         now = self._clock()
@@ -196,17 +202,49 @@ def _scopes(claims: Mapping[str, Any]) -> frozenset[str]:
 
 
 class JwtVerifier:
-    """Checks one access token and says who it names (see the module docstring)."""
+    """Checks one access token and says who it names (see the module docstring).
 
-    def __init__(self, keys: JwksCache, *, audience: str, leeway: float = 30.0) -> None:
+    A token that verified is remembered (at most ``max_remembered``, each until its ``exp`` plus the leeway and no
+    longer than ``remember_seconds``), so that a client sending the same token call after call pays the signature
+    check once: the cost per call is then a lookup (``bench/oauth_verify.py`` measures both). A remembered token is
+    still refused as soon as its key leaves the issuer's JWKS."""
+
+    def __init__(
+        self,
+        keys: JwksCache,
+        *,
+        audience: str,
+        leeway: float = 30.0,
+        max_remembered: int = 4096,
+        remember_seconds: float = 300.0,
+        wall_clock: Clock = time.time,
+    ) -> None:
         self.keys = keys
         self.issuer = keys.issuer
         self.audience = audience
         self.leeway = leeway
+        self.max_remembered = max_remembered
+        self.remember_seconds = remember_seconds
+        self._wall = wall_clock
+        self._verified: OrderedDict[str, tuple[Principal, float, str]] = OrderedDict()  # token -> (who, until, kid)
 
     async def verify(self, token: str) -> Principal:
         if len(token) > MAX_TOKEN_CHARS:
             raise TokenRefused("the token is too long")
+        known = self._verified.get(token)
+        if known is not None:
+            principal, until, kid = known
+            if self._wall() < until and self.keys.holds(kid):
+                return principal
+            del self._verified[token]
+        principal, exp, kid = await self._check(token)
+        if self.max_remembered > 0:
+            self._verified[token] = (principal, min(exp + self.leeway, self._wall() + self.remember_seconds), kid)
+            while len(self._verified) > self.max_remembered:
+                self._verified.popitem(last=False)
+        return principal
+
+    async def _check(self, token: str) -> tuple[Principal, float, str]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -214,7 +252,8 @@ class JwtVerifier:
         algorithm = header.get("alg")
         if algorithm not in ALGORITHMS:
             raise TokenRefused(f"the token's algorithm is not one of {', '.join(ALGORITHMS)}")
-        key = await self.keys.key(str(header.get("kid", "")))
+        kid = str(header.get("kid", ""))
+        key = await self.keys.key(kid)
         try:
             claims = jwt.decode(
                 token,
@@ -238,7 +277,8 @@ class JwtVerifier:
         except jwt.PyJWTError:
             raise TokenRefused("the token's signature does not verify") from None
         client = claims.get("client_id", claims.get("azp"))
-        return Principal(str(claims["sub"]), str(client) if client is not None else None, _scopes(claims))
+        principal = Principal(str(claims["sub"]), str(client) if client is not None else None, _scopes(claims))
+        return principal, float(claims["exp"]), kid
 
 
 # ------------------------------------------------------------------------------------------ metadata, challenges
