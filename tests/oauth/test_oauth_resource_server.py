@@ -252,6 +252,8 @@ async def test_the_audit_tool_is_for_the_audit_scope_only(tmp_path: Path) -> Non
             assert {t.name for t in (await client.list_tools()).tools} == {"hms-list-audit-events"}
             result = await client.call_tool("hms-list-audit-events", {"room_id": ROOM})
             assert [e["subject"] for e in result.structured_content["events"]] == ["dave"]  # type: ignore[index]
+            with pytest.raises(MCPError, match="needs the scope recordings:read"):
+                await client.read_resource("hms://recordings/6a10aa2d3e4f5a6b7c8d9e0f")  # resources are reads
         assert len(team.events()) == 1  # reading the trail is not itself an action
 
 
@@ -415,3 +417,29 @@ def test_the_issuer_and_the_audience_go_together_and_exclude_the_static_token() 
     assert ServeSettings(host="10.0.0.5", oauth_issuer="https://issuer.example.test", oauth_audience=AUDIENCE).oauth
     with pytest.raises(ConfigError, match="https"):
         open_access(ServeSettings(oauth_issuer="http://issuer.example.test", oauth_audience=AUDIENCE))
+
+
+# --------------------------------------------------------------------------------------------------- x-scopes
+
+
+def test_scopes_come_from_x_scopes_else_from_the_read_only_hint(tmp_path: Path) -> None:
+    from hms_recordings.capability.loader import load_file
+    from hms_recordings.errors import CapabilityError
+    from hms_recordings.runtime.access import ScopePolicy
+
+    policy = ScopePolicy(READ, WRITE)
+    tools = compiled_tools()
+    assert policy.required(tools["hms-list-audit-events"]) == {AUDIT}  # the built-in's x-scopes
+    assert policy.required(tools["hms-get-recording"]) == {READ}
+    assert policy.required(tools["hms-pause-recording"]) == {WRITE}
+    builtin = Path(__file__).parents[2] / "src/hms_recordings/capability/builtin/recordings.yaml"
+    text = builtin.read_text(encoding="utf-8")
+    overridden = text.replace(
+        "    - name: hms-pause-recording\n", "    - name: hms-pause-recording\n      x-scopes: [rooms:pause, ops]\n"
+    )
+    (tmp_path / "pause.yaml").write_text(overridden, encoding="utf-8")
+    pause = compiled_tools(load_file(tmp_path / "pause.yaml"))["hms-pause-recording"]
+    assert policy.required(pause) == {"rooms:pause", "ops"}
+    (tmp_path / "bad.yaml").write_text(overridden.replace("[rooms:pause, ops]", '["two words"]'), encoding="utf-8")
+    with pytest.raises(CapabilityError, match="a scope is a name without spaces"):
+        load_file(tmp_path / "bad.yaml")

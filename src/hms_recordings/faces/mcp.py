@@ -301,6 +301,10 @@ def build_mcp_server(
 
     async def read_resource(ctx: ServerContext, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
         uri = str(params.uri)
+        principal = principal_of(getattr(ctx.request, "scope", None))
+        if scopes is not None and principal is not None and scopes.read not in principal.scopes:
+            # Resources are reads: they need the read scope, whichever entry serves them.
+            raise MCPError(code=types.INVALID_REQUEST, message=f"reading resources needs the scope {scopes.read}")
         try:
             outcome, mime = await service.read(uri, CallContext(face="resource", progress=_progress(ctx)))
         except UnknownResourceError:
