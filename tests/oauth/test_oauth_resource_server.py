@@ -111,11 +111,11 @@ async def team_server(tmp_path: Path, *, buckets: TokenBuckets | None = None, **
 
 
 @asynccontextmanager
-async def mcp_client(url: str, token: str | None) -> AsyncIterator[Client]:
+async def mcp_client(url: str, token: str | None, mode: Any = "legacy") -> AsyncIterator[Client]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with (
         httpx2.AsyncClient(headers=headers, timeout=10) as http,
-        Client(streamable_http_client(url, http_client=http), mode="legacy") as client,
+        Client(streamable_http_client(url, http_client=http), mode=mode) as client,
     ):
         yield client
 
@@ -178,9 +178,11 @@ async def test_a_read_only_caller_sees_and_calls_only_read_tools_over_mcp(tmp_pa
         assert team.rig.active_per_room() == {}
 
 
-async def test_the_official_mcp_client_is_refused_a_tool_beyond_its_scopes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_the_official_mcp_client_is_refused_a_tool_beyond_its_scopes(tmp_path: Path, mode: str) -> None:
     # Without an OAuth provider to step up with, the SDK's client reports the HTTP 403 as a failed request.
-    async with team_server(tmp_path) as team, mcp_client(team.mcp, team.token(READ)) as client:
+    async with team_server(tmp_path) as team, mcp_client(team.mcp, team.token(READ), mode) as client:
+        assert {t.name for t in (await client.list_tools()).tools} == READ_TOOLS
         with pytest.raises(MCPError, match="Server returned an error response"):
             await client.call_tool("hms-start-recording", {"room_id": ROOM})
         assert team.rig.active_per_room() == {} and team.events() == []
@@ -417,6 +419,15 @@ def test_the_issuer_and_the_audience_go_together_and_exclude_the_static_token() 
     assert ServeSettings(host="10.0.0.5", oauth_issuer="https://issuer.example.test", oauth_audience=AUDIENCE).oauth
     with pytest.raises(ConfigError, match="https"):
         open_access(ServeSettings(oauth_issuer="http://issuer.example.test", oauth_audience=AUDIENCE))
+
+
+def test_several_files_are_refused_with_oauth_rather_than_served_without_it() -> None:
+    from hms_recordings.capability.loader import BUILTIN_CAPABILITY
+    from hms_recordings.server.multi import plan_serving
+
+    env = {"HMS_RECORDINGS_OAUTH_ISSUER": "https://issuer.example.test", "HMS_RECORDINGS_OAUTH_AUDIENCE": AUDIENCE}
+    with pytest.raises(ConfigError, match="one capability file per process"):
+        plan_serving({"files": [str(BUILTIN_CAPABILITY), str(BUILTIN_CAPABILITY)]}, env=env)
 
 
 # --------------------------------------------------------------------------------------------------- x-scopes
