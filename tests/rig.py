@@ -105,7 +105,12 @@ def open_service(
     return build_service(
         inventory,
         upstream_settings,
-        InvokerSettings(max_result_chars=max_result_chars, observers=tuple(call_observers)),
+        InvokerSettings(
+            max_result_chars=max_result_chars,
+            observers=tuple(call_observers),
+            actions=tuple(o for o in observers if hasattr(o, "on_action")),
+            extensions={o.extension_name: o for o in observers if isinstance(getattr(o, "extension_name", None), str)},
+        ),
     )
 
 

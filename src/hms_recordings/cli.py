@@ -119,6 +119,7 @@ def cmd_call(args: argparse.Namespace) -> int:
     import anyio
 
     from hms_recordings.runtime.invoker import CallContext
+    from hms_recordings.server.audit import AuditStore
     from hms_recordings.server.settings import CallSettings
     from hms_recordings.server.targets import emulation, open_service, select_inventory
 
@@ -127,16 +128,23 @@ def cmd_call(args: argparse.Namespace) -> int:
     settings = CallSettings.build(None, flags=vars(args))  # the same HMS_RECORDINGS_* upstream settings as `serve`
     inventory = select_inventory(capability, settings)
     bar = _ProgressBar()
+    # With HMS_RECORDINGS_EVENTS_DB set, a state-changing call made here is in the audit trail too, and the audit
+    # tool reads that trail.
+    audit = AuditStore(settings.events_db, max_rows=settings.audit_max_rows) if settings.events_db else None
 
     async def run() -> Any:
         async with (
             emulation(settings, "inprocess") as emulated,
-            open_service(inventory, settings, emulated=emulated) as service,
+            open_service(inventory, settings, emulated=emulated, observers=[audit] if audit else []) as service,
         ):
             context = CallContext(face="cli", progress=bar, text_fields=text_fields)
             return await service.call(args.tool, arguments, context)
 
-    outcome = anyio.run(run)
+    try:
+        outcome = anyio.run(run)
+    finally:
+        if audit is not None:
+            audit.close()
     if bar.shown and sys.stderr.isatty():
         print(file=sys.stderr)
     if outcome.error is not None:
@@ -145,6 +153,40 @@ def cmd_call(args: argparse.Namespace) -> int:
     print(json.dumps(outcome.data, ensure_ascii=False, indent=2, default=str))  # for a human reader: indented
     for note in outcome.notes:
         _err(note)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------------------------ audit
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """``audit``: the audit trail in the events database, newest first (one line per event, or JSON lines)."""
+    from pathlib import Path
+
+    from hms_recordings.server.audit import AuditStore, parse_since
+    from hms_recordings.server.settings import CallSettings
+
+    settings = CallSettings.build(None, flags={})
+    path = settings.events_db_path()
+    if not Path(path).is_file():
+        _err(f"no audit trail at {path} (set HMS_RECORDINGS_EVENTS_DB to the server's events database)")
+        return EXIT_FAILED
+    since = parse_since(args.since) if args.since else None
+    store = AuditStore(path)
+    try:
+        events = store.query(since=since, room_id=args.room, limit=args.limit)
+    finally:
+        store.close()
+    for event in events:
+        item = event.as_dict()
+        if args.json:
+            print(json.dumps(item, ensure_ascii=False, sort_keys=True))
+            continue
+        who = item["subject"] or "-"
+        if item["client"]:
+            who += f" ({item['client']})"
+        where = " ".join(f"{k}={item[k]}" for k in ("room_id", "recording_id") if item[k])
+        print(f"{item['at']}  {who}  {item['tool']}  {where or '-'}  {item['outcome']}  via {item['face']}")
     return EXIT_OK
 
 
@@ -309,6 +351,12 @@ def build_parser(*, emulator_options: bool = True) -> argparse.ArgumentParser:
     )
     convert.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     convert.set_defaults(func=cmd_convert)
+    audit = sub.add_parser("audit", help="show the audit trail of recording actions (HMS_RECORDINGS_EVENTS_DB)")
+    audit.add_argument("--since", default=None, help="ISO 8601 time, or a span back from now: 15m, 2h, 7d")
+    audit.add_argument("--room", default=None, metavar="ROOM_ID", help="only this room's events")
+    audit.add_argument("--limit", type=int, default=100, help="at most this many events, 1-200 (default 100)")
+    audit.add_argument("--json", action="store_true", help="one JSON object per line")
+    audit.set_defaults(func=cmd_audit)
 
     token = sub.add_parser("token", help="print a management token minted from HMS_ACCESS_KEY/HMS_APP_SECRET")
     token.add_argument("--valid-for", type=int, default=86_400, metavar="SECONDS", help="lifetime (86400)")

@@ -104,6 +104,19 @@ KINDS: dict[str, Kind] = {
         "the inbound bearer token is missing or wrong",
         "send `Authorization: Bearer <HMS_RECORDINGS_AUTH_TOKEN>`",
     ),
+    "invalid_token": Kind(
+        "the OAuth access token is not accepted (expired, for another audience or issuer, or not signed by the "
+        "issuer's keys)",
+        "get a fresh token from the authorization server the protected-resource metadata names, then call again",
+    ),
+    "insufficient_scope": Kind(
+        "the caller's access token lacks a scope this tool needs",
+        "ask the authorization server for a token with the scopes the `WWW-Authenticate` challenge names",
+    ),
+    "caller_rate_limited": Kind(
+        "this caller has used up its share of calls for now (a per-caller limit of this server)",
+        "wait for `retry_after` seconds (the `Retry-After` header), then call again",
+    ),
     "host_not_allowed": Kind(
         "the request's Host or Origin header is not one this server answers",
         "call it by an allowed name (loopback, --host, or HMS_RECORDINGS_ALLOWED_HOSTS)",
@@ -111,7 +124,9 @@ KINDS: dict[str, Kind] = {
 }
 
 #: Kinds only the HTTP faces produce: the request never reached a tool (the CLI and MCP tools never see them).
-HTTP_ONLY = frozenset({"no_route", "method_not_allowed", "unauthorized", "host_not_allowed"})
+HTTP_ONLY = frozenset(
+    {"no_route", "method_not_allowed", "unauthorized", "host_not_allowed", "invalid_token", "caller_rate_limited"}
+)
 
 
 def title(kind: str) -> str:

@@ -98,6 +98,7 @@ async def test_read_only_mode_serves_only_read_only_tools() -> None:
         "hms-get-recording-asset",
         "hms-get-recording-presigned-url",
         "hms-get-recording-download-links",
+        "hms-list-audit-events",
     }
 
 

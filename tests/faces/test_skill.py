@@ -178,6 +178,20 @@ def _composite(out: dict[str, Any]) -> dict[str, str]:
     return {"ASSET_ID": asset["id"]}
 
 
+def _audited(out: dict[str, Any]) -> dict[str, str]:
+    """Every state-changing step above, newest first, made through the CLI (no token: no subject)."""
+    assert [e["tool"] for e in out["events"]] == [
+        "hms-stop-recording-by-id",
+        "hms-start-recording",
+        "hms-stop-recording",
+        "hms-resume-recording",
+        "hms-pause-recording",
+        "hms-start-recording",
+    ], out
+    assert all(e["outcome"] == "ok" and e["face"] == "cli" and e["subject"] is None for e in out["events"])
+    return {}
+
+
 def _expect(**fields: Any) -> Check:
     def check(out: dict[str, Any]) -> dict[str, str]:
         for key, value in fields.items():
@@ -205,17 +219,19 @@ WALKTHROUGH: list[tuple[str, Check]] = [
     ("hms-get-recording-presigned-url", lambda out: {} if out["url"].startswith("http") else pytest.fail(str(out))),
     ("hms-start-recording", _started),
     ("hms-stop-recording-by-id", _expect(status="stopping")),
+    ("hms-list-audit-events", _audited),
 ]
 
 
 @pytest.mark.e2e
 def test_every_example_command_in_skill_md_runs_against_the_emulator(
-    exported: Path, emulator_from_setup: tuple[str, dict[str, str]]
+    exported: Path, emulator_from_setup: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
     text = (exported / "SKILL.md").read_text()
     examples = {block.split()[2]: block.strip() for block in bash_blocks(text) if "hms-recordings call" in block}
     assert set(examples) <= {tool for tool, _ in WALKTHROUGH}, "a new tool needs a step in WALKTHROUGH"
     _, env = emulator_from_setup
+    env["HMS_RECORDINGS_EVENTS_DB"] = str(tmp_path / "events.sqlite3")  # the CLI's calls go into an audit trail
     # ROOM_ID is the only variable the user brings; the skill's variable table gives a sample value for it.
     env["ROOM_ID"] = re.search(r"\| `ROOM_ID` \| `room_id` \| `([0-9a-f]{24})` \|", text).group(1)  # type: ignore[union-attr]
     for tool, check in [step for step in WALKTHROUGH if step[0] in examples]:

@@ -51,7 +51,12 @@ def builtin_tools() -> dict[str, CompiledTool]:
 
 
 def read_tools() -> list[str]:
-    return [name for name, tool in builtin_tools().items() if tool.read_only]
+    """The read-only tools that reach the upstream (the audit tool reads this server's own store)."""
+    return [
+        name
+        for name, tool in builtin_tools().items()
+        if tool.read_only and (tool.request is not None or tool.steps is not None)
+    ]
 
 
 def new_room() -> str:

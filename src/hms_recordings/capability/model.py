@@ -192,6 +192,7 @@ class Tool:
     errors: tuple[ErrorRule, ...] = ()  # x-errors
     pagination: Pagination | None = None  # x-pagination
     yaml_path: tuple[str | int, ...] = ()
+    scopes: tuple[str, ...] | None = None  # x-scopes: OAuth scopes a caller needs (None: derived from the hints)
 
 
 @dataclass(frozen=True)

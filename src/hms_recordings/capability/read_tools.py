@@ -152,7 +152,20 @@ class ToolReader(ReaderBase):
             errors=self.error_rules(node.get("x-errors"), (*path, "x-errors")),
             pagination=self.pagination(node.get("x-pagination"), (*path, "x-pagination")),
             yaml_path=path,
+            scopes=self.scopes(node.get("x-scopes"), (*path, "x-scopes")),
         )
+
+    def scopes(self, value: Any, path: PathKey) -> tuple[str, ...] | None:
+        """x-scopes: the OAuth scopes a caller needs for this tool, all of them (a list of names without spaces)."""
+        if value is None:
+            return None
+        names = []
+        for i, item in enumerate(self.seq(value, path, "x-scopes")):
+            if not isinstance(item, str) or not re.fullmatch(r"[\x21\x23-\x5b\x5d-\x7e]+", item):
+                self.fail((*path, i), "a scope is a name without spaces or quotes", "write e.g. `recordings:read`")
+                continue
+            names.append(item)
+        return tuple(names)
 
     def for_each(self, value: Any, path: PathKey) -> dict[str, Any]:
         """x-forEach: ``step.path`` or ``{in: step.path, where: {field: value}}``."""

@@ -36,9 +36,10 @@ from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, Transpo
 from mcp.shared.exceptions import MCPError
 from starlette.applications import Starlette
 
+from hms_recordings.runtime.access import ScopePolicy, principal_of
 from hms_recordings.runtime.compiled import CompiledTool, ResourceListing
 from hms_recordings.runtime.invoker import CallContext, ProgressFn
-from hms_recordings.runtime.outcome import Outcome
+from hms_recordings.runtime.outcome import ErrorInfo, Outcome
 from hms_recordings.runtime.service import Service, UnknownPromptError, UnknownResourceError
 from hms_recordings.runtime.shaping import result_text
 
@@ -219,12 +220,18 @@ def build_mcp_server(
     subscriptions: SubscriptionBus | None = None,
     max_listen_streams: int = DEFAULT_MAX_LISTEN_STREAMS,
     max_buffered_events: int = DEFAULT_MAX_BUFFERED_EVENTS,
+    scopes: ScopePolicy | None = None,
 ) -> Server[Any]:
     """An MCP server for ``service``, for any transport (stdio, Streamable HTTP) and both protocol eras.
 
     ``subscriptions``: the bus ``subscriptions/listen`` streams hear events from (default: one in this process; a
     shared bus fans events out across replicas). ``max_listen_streams`` and ``max_buffered_events`` bound the open
-    listen streams and each one's backlog (see :data:`DEFAULT_MAX_LISTEN_STREAMS`)."""
+    listen streams and each one's backlog (see :data:`DEFAULT_MAX_LISTEN_STREAMS`).
+
+    ``scopes``: when the hosting layer authenticates callers (OAuth), ``tools/list`` shows a caller only the tools
+    its token's scopes allow, and a call beyond them is an ``insufficient_scope`` tool error (over HTTP the hosting
+    layer has normally answered such a call with a 403 before it gets here). A request without a principal (stdio,
+    the static token) sees every tool."""
     info = service.info
     tools = list(service.tools())
     # Lists are sent as ready wire mappings, built once: the inventory does not change while the server runs.
@@ -239,16 +246,46 @@ def build_mcp_server(
     prompts = _mcp_prompts(service)
     listed_prompts = types.ListPromptsResult(prompts=prompts)
     prompt_names = [p.name for p in prompts]
+    # One filtered list per set of scopes seen (tokens of one issuer carry few distinct sets); bounded all the same.
+    by_scopes: dict[frozenset[str], tuple[dict[str, Any], list[str]]] = {}
+
+    def visible(ctx: ServerContext) -> tuple[dict[str, Any], list[str]]:
+        principal = principal_of(getattr(ctx.request, "scope", None))
+        if scopes is None or principal is None:
+            return listed_tools, available
+        found = by_scopes.get(principal.scopes)
+        if found is None:
+            allowed = [t for t in tools if scopes.allows(principal, t)]
+            found = (
+                types.ListToolsResult(tools=[_mcp_tool(t) for t in allowed]).model_dump(
+                    by_alias=True, mode="json", exclude_none=True
+                ),
+                [t.name for t in allowed],
+            )
+            if len(by_scopes) < 256:
+                by_scopes[principal.scopes] = found
+        return found
 
     async def list_tools(ctx: ServerContext, params: types.PaginatedRequestParams) -> dict[str, Any]:
-        return listed_tools
+        return visible(ctx)[0]
 
     async def call_tool(ctx: ServerContext, params: types.CallToolRequestParams) -> dict[str, Any]:
-        context = CallContext(face="mcp", progress=_progress(ctx))
+        principal = principal_of(getattr(ctx.request, "scope", None))
+        entry = service.tool(params.name)
+        if scopes is not None and entry is not None and not scopes.allows(principal, entry):
+            needed = " ".join(sorted(scopes.required(entry)))
+            error = ErrorInfo("insufficient_scope", f"{params.name} needs the scope {needed}", 403)
+            return result_wire(Outcome(params.name, None, error))
+        context = CallContext(
+            face="mcp",
+            progress=_progress(ctx),
+            caller=principal.subject if principal else None,
+            client=principal.client_id if principal else None,
+        )
         outcome = await service.call(params.name, params.arguments or {}, context)
         if outcome.error is not None and outcome.error.kind == "unknown_tool":
             raise MCPError(
-                code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}", data={"available": available}
+                code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}", data={"available": visible(ctx)[1]}
             )
         return result_wire(outcome)
 
@@ -264,6 +301,10 @@ def build_mcp_server(
 
     async def read_resource(ctx: ServerContext, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
         uri = str(params.uri)
+        principal = principal_of(getattr(ctx.request, "scope", None))
+        if scopes is not None and principal is not None and scopes.read not in principal.scopes:
+            # Resources are reads: they need the read scope, whichever entry serves them.
+            raise MCPError(code=types.INVALID_REQUEST, message=f"reading resources needs the scope {scopes.read}")
         try:
             outcome, mime = await service.read(uri, CallContext(face="resource", progress=_progress(ctx)))
         except UnknownResourceError:

@@ -40,6 +40,7 @@ from hms_recordings.faces.docs_page import docs_html
 from hms_recordings.faces.openapi import build_openapi
 from hms_recordings.faces.problems import problem_response
 from hms_recordings.faces.rest_routes import BODY_METHODS, RestRoute, plan_routes
+from hms_recordings.runtime.access import Admission, principal_of
 from hms_recordings.runtime.invoker import CallContext
 from hms_recordings.runtime.outcome import ErrorInfo, Outcome
 from hms_recordings.runtime.service import Service
@@ -171,15 +172,31 @@ def _success(outcome: Outcome) -> Response:
     return JSONResponse(data)
 
 
-def _endpoint(service: Service, route: RestRoute, max_body_bytes: int) -> Callable[[Request], Awaitable[Response]]:
+def _endpoint(
+    service: Service, route: RestRoute, max_body_bytes: int, admit: Admission | None = None
+) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         request.state.route = route.path
+        principal = principal_of(request.scope)
+        refusal = admit(principal, route.tool) if admit is not None and principal is not None else None
+        if refusal is not None:
+            request.state.rejection = refusal.kind
+            extra = {"retry_after": refusal.retry_after} if refusal.retry_after is not None else None
+            return problem_response(
+                refusal.kind, refusal.status, refusal.message, extra=extra, headers=dict(refusal.headers)
+            )
         try:
             args, text_fields = await read_arguments(request, route, max_body_bytes=max_body_bytes)
         except _Rejected as exc:
             request.state.rejection = exc.kind
             return problem_response(exc.kind, exc.status, exc.message, fields=exc.fields)
-        outcome = await service.call_entry(route.tool, args, CallContext(face="rest", text_fields=text_fields))
+        context = CallContext(
+            face="rest",
+            text_fields=text_fields,
+            caller=principal.subject if principal else None,
+            client=principal.client_id if principal else None,
+        )
+        outcome = await service.call_entry(route.tool, args, context)
         return problem_from_error(outcome.error) if outcome.error is not None else _success(outcome)
 
     return endpoint
@@ -249,12 +266,15 @@ def build_rest_app(
     extra_routes: list[BaseRoute] | None = None,
     bearer: bool = False,
     max_body_bytes: int = MAX_BODY_BYTES,
+    admit: Admission | None = None,
 ) -> Starlette:
     """The REST face as a bare Starlette app: the declared routes, ``/openapi.json``, ``/docs``, ``/`` (to the docs)
     and ``extra_routes`` (health, metrics, the skill catalog). The hosting layer adds request ids, Host/Origin checks
     and inbound auth (``bearer`` says that it does, for the OpenAPI document). Entries that cannot be routed are left
     out; :func:`~hms_recordings.faces.rest_routes.plan_routes` says which and why. ``max_body_bytes``: the largest
-    request body read (413 above it)."""
+    request body read (413 above it). ``admit``: asked before each operation runs when the hosting layer authenticated
+    the caller (scopes, rate limits); its refusal is the answer (403 with the scope challenge, 429 with
+    ``Retry-After``)."""
     if max_body_bytes < 1:
         raise ValueError(f"max_body_bytes must be at least 1, not {max_body_bytes}")
     routes, _problems = plan_routes(service)  # reported by the server, which plans once more to log them
@@ -275,7 +295,7 @@ def build_rest_app(
         Route("/docs", docs, methods=["GET"]),
         Route("/", home, methods=["GET"]),
     ]
-    endpoints = [(r, _endpoint(service, r, max_body_bytes)) for r in routes]
+    endpoints = [(r, _endpoint(service, r, max_body_bytes, admit)) for r in routes]
     mounted += [Route(r.route_path, e, methods=[r.method], name=r.operation_id) for r, e in endpoints]
     mounted += extra_routes or []
     app = Starlette(routes=mounted, exception_handlers={HTTPException: _problems_handler(_loose(endpoints))})

@@ -26,6 +26,7 @@ from hms_recordings.errors import (
     UpstreamTransportError,
 )
 from hms_recordings.runtime.invoker import Handler, Invocation
+from hms_recordings.server.audit import list_audit_events
 
 __all__ = ["HANDLERS", "start_recording", "wait_for_recording"]
 
@@ -156,4 +157,5 @@ async def wait_for_recording(invocation: Invocation) -> Any:
 HANDLERS: dict[str, Handler] = {
     "hms.start-recording": start_recording,
     "hms.wait-for-recording": wait_for_recording,
+    "hms.list-audit-events": list_audit_events,  # the server's own audit trail (server/audit.py)
 }

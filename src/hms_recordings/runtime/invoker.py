@@ -31,10 +31,10 @@ from hms_recordings.errors import (
 from hms_recordings.runtime.arguments import ArgumentLimits, prepare_arguments
 from hms_recordings.runtime.compiled import CompiledTool
 from hms_recordings.runtime.inventory import Inventory
-from hms_recordings.runtime.observe import CallObserver
+from hms_recordings.runtime.observe import ActionObserver, ActionRecord, CallObserver
 from hms_recordings.runtime.orchestrate import mock_result, run_steps
 from hms_recordings.runtime.outcome import Outcome, failure_from_exception
-from hms_recordings.runtime.redact import Redactor
+from hms_recordings.runtime.redact import Redactor, safe_arguments
 from hms_recordings.runtime.shaping import fit, paginate
 from hms_recordings.runtime.upstreams import Upstreams
 
@@ -51,6 +51,7 @@ class CallContext:
     progress: ProgressFn | None = None
     text_fields: frozenset[str] = frozenset()
     caller: str | None = None  # the authenticated subject, when the face knows one
+    client: str | None = None  # the OAuth client the caller's token was issued to
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ class InvokerSettings:
     max_result_chars: int = 50_000  # larger results are cut, with a note saying so
     limits: ArgumentLimits = field(default_factory=ArgumentLimits)
     observers: Sequence[CallObserver] = ()
+    #: Told about every finished call of an entry that is not read-only (the audit trail).
+    actions: Sequence[ActionObserver] = ()
+    #: Objects the server lends to handlers by name (:meth:`Invocation.extension`), e.g. the audit store.
+    extensions: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Invocation:
@@ -69,15 +74,21 @@ class Invocation:
         self.args = args
         self.context = context
         self.notes: list[str] = []
+        self.request_ids: list[str] = []  # the upstream's request ids, for the audit trail
 
     async def default(self, args: dict[str, Any] | None = None) -> Any:
         """Run the entry as the capability file declares it (with ``args`` instead of the caller's if given)."""
-        return await self.invoker.run_declared(self.tool, self.args if args is None else args)
+        return await self.invoker.run_declared(self.tool, self.args if args is None else args, self.request_ids)
 
     async def operation(self, key: str, params: dict[str, Any], *, safe_to_retry: bool | None = None) -> Any:
         """Call any consumed operation by ``namespace.name``; path values are checked as for a tool."""
         response = await self.invoker.upstreams.send_operation(key, params, safe_to_retry=safe_to_retry)
+        _note_request_id(response.headers, self.request_ids)
         return response.data
+
+    def extension(self, name: str) -> Any | None:
+        """An object the server lent to handlers under ``name`` (``None`` when this server has none)."""
+        return self.invoker.settings.extensions.get(name)
 
     async def progress(self, done: float, total: float | None = None, message: str | None = None) -> None:
         if self.context.progress is not None:
@@ -92,6 +103,27 @@ class Invocation:
 
 
 Handler = Callable[[Invocation], Awaitable[Any]]
+
+#: Response headers an upstream's own request id is read from, first found wins. 100ms documents none; these are
+#: the common spellings, so that an id is kept the day one is sent (and tests send one).
+REQUEST_ID_HEADERS = ("x-request-id", "x-amzn-requestid", "request-id", "x-correlation-id")
+
+
+def _result_ids(data: Any) -> dict[str, str]:
+    if not isinstance(data, dict):
+        return {}
+    return {k: v[:128] for k in ("id", "room_id", "recording_id") if isinstance(v := data.get(k), str)}
+
+
+def _note_request_id(headers: Mapping[str, str], sink: list[str] | None) -> None:
+    if sink is None or len(sink) >= 16:  # bounded: a handler that polls does not grow the record without end
+        return
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name in REQUEST_ID_HEADERS:
+        value = lowered.get(name)
+        if value:
+            sink.append(value[:128])
+            return
 
 
 class Invoker:
@@ -122,6 +154,8 @@ class Invoker:
         context = context or CallContext()
         started = self.upstreams.clock()
         name = entry.name
+        args: dict[str, Any] = {}
+        invocation: Invocation | None = None
         try:
             prepared = prepare_arguments(
                 raw_args, entry.input_schema, text_fields=context.text_fields, limits=self.settings.limits
@@ -132,7 +166,7 @@ class Invoker:
                 if entry.handler is not None:
                     data = await entry.handler(invocation)
                 else:
-                    data = await self.run_declared(entry, args)
+                    data = await self.run_declared(entry, args, invocation.request_ids)
             except UpstreamStatusError as exc:
                 raise self._explain(entry, args, exc) from None
             data, text = fit(entry, args, data, self.settings.max_result_chars, invocation.notes)
@@ -144,7 +178,32 @@ class Invoker:
         except Exception as exc:
             outcome = Outcome(name, None, failure_from_exception(exc, self.redactor, tool=name))
         self.record(outcome, context.face, started)
+        if self.settings.actions and not entry.read_only:
+            self._record_action(entry, args if args else raw_args, context, outcome, invocation, started)
         return outcome
+
+    def _record_action(
+        self,
+        entry: CompiledTool,
+        args: Any,
+        context: CallContext,
+        outcome: Outcome,
+        invocation: Invocation | None,
+        started: float,
+    ) -> None:
+        record = ActionRecord(
+            entry=entry.name,
+            face=context.face,
+            caller=context.caller,
+            client=context.client,
+            arguments=safe_arguments(args, self.redactor),
+            outcome="ok" if outcome.error is None else outcome.error.kind,
+            request_ids=tuple(invocation.request_ids) if invocation is not None else (),
+            seconds=self.upstreams.clock() - started,
+            result_ids=_result_ids(outcome.data),
+        )
+        for observer in self.settings.actions:
+            observer.on_action(record)
 
     def record(self, outcome: Outcome, face: str, started: float) -> None:
         kind = "ok" if outcome.error is None else outcome.error.kind
@@ -152,7 +211,7 @@ class Invoker:
         for observer in self.settings.observers:
             observer.on_call(outcome.tool, face, kind, seconds)
 
-    async def run_declared(self, tool: CompiledTool, args: dict[str, Any]) -> Any:
+    async def run_declared(self, tool: CompiledTool, args: dict[str, Any], request_ids: list[str] | None = None) -> Any:
         if tool.steps is not None:
             return await run_steps(self, tool.steps, tool.mapper, args)
         if tool.request is None:
@@ -162,6 +221,7 @@ class Invoker:
         scope = Scope(args=args, bindings=self.bindings, namespaces=self.namespaces)
         params = tool.with_plan.apply(args, scope)
         response = await self.upstreams.send(tool.request, params, scope, safe_to_retry=tool.safe_to_retry)
+        _note_request_id(response.headers, request_ids)
         data = tool.mapper(response.data)
         if tool.tool.pagination is not None and isinstance(data, dict):
             paginate(tool, args, response.data, data)

@@ -11,8 +11,9 @@ import logging
 import re
 import threading
 from collections.abc import Iterable
+from typing import Any
 
-__all__ = ["REDACTED", "RedactingFilter", "Redactor"]
+__all__ = ["REDACTED", "RedactingFilter", "Redactor", "safe_arguments"]
 
 REDACTED = "[redacted]"
 _MIN_SECRET = 6  # shorter values would scrub ordinary words; nothing that short is a real credential
@@ -69,3 +70,32 @@ class RedactingFilter(logging.Filter):
         record.msg = self.redactor(message)
         record.args = None
         return True
+
+
+#: Argument names whose values are never kept, whatever they hold.
+_SECRET_NAME = re.compile(r"(?i)token|secret|passw|api.?key|auth|credential|signature|cookie")
+_URL_QUERY = re.compile(r"^(https?://[^?#\s]*)[?#].*$", re.DOTALL)
+_MAX_KEPT_TEXT = 512
+_MAX_KEPT_DEPTH = 4
+
+
+def safe_arguments(args: Any, redactor: Redactor, _depth: int = 0) -> Any:
+    """Arguments as they may be written down (an audit trail): secret-named fields dropped to ``[redacted]``, a URL's
+    query and fragment removed (a meeting URL may carry a token there), known secrets scrubbed, text and nesting
+    bounded."""
+    if _depth > _MAX_KEPT_DEPTH:
+        return "[nested]"
+    if isinstance(args, dict):
+        return {
+            str(k)[:64]: REDACTED if _SECRET_NAME.search(str(k)) else safe_arguments(v, redactor, _depth + 1)
+            for k, v in list(args.items())[:50]
+        }
+    if isinstance(args, list | tuple):
+        return [safe_arguments(v, redactor, _depth + 1) for v in list(args)[:50]]
+    if isinstance(args, str):
+        text = _URL_QUERY.sub(lambda m: m.group(1) + "?" + REDACTED, args)
+        text = redactor(text)
+        return text if len(text) <= _MAX_KEPT_TEXT else text[:_MAX_KEPT_TEXT] + "…"
+    if args is None or isinstance(args, bool | int | float):
+        return args
+    return type(args).__name__

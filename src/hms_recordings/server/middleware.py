@@ -22,7 +22,15 @@ from hms_recordings.server.logging import install_request_ids
 from hms_recordings.server.metrics import Metrics
 from hms_recordings.server.settings import ServeSettings, is_loopback
 
-__all__ = ["BearerAuth", "HostOriginCheck", "RequestContext", "escape_for_log", "guard", "transport_security"]
+__all__ = [
+    "BearerAuth",
+    "HostOriginCheck",
+    "RequestContext",
+    "bearer_token",
+    "escape_for_log",
+    "guard",
+    "transport_security",
+]
 
 access_log = logging.getLogger("hms_recordings.access")
 
@@ -140,6 +148,15 @@ class HostOriginCheck:
         await problem(scope, receive, send)
 
 
+def bearer_token(scope: Scope) -> bytes | None:
+    """The token of the request's ``Authorization: Bearer <token>`` header (scheme in any case), else ``None``."""
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, presented = value.partition(b" ")
+            return presented.strip(b" ") if scheme.lower() == b"bearer" else None
+    return None
+
+
 class BearerAuth:
     """Requires ``Authorization: Bearer <HMS_RECORDINGS_AUTH_TOKEN>``, compared in constant time.
 
@@ -163,16 +180,11 @@ class BearerAuth:
         if scope["type"] != "http" or scope.get("path") in self.exempt:
             await self.app(scope, receive, send)
             return
-        given = b""
-        for name, value in scope.get("headers", []):
-            if name == b"authorization":
-                given = value
-                break
         # The auth-scheme is case-insensitive (RFC 7235 §2.1): "bearer <token>" is the same credential. Only the
         # token is secret, so only it needs the constant-time comparison.
         # Regression test: tests/reliability/test_inbound_http.py::test_the_bearer_scheme_is_case_insensitive
-        scheme, _, presented = given.partition(b" ")
-        if scheme.lower() == b"bearer" and hmac.compare_digest(presented.strip(b" "), self._token):
+        presented = bearer_token(scope)
+        if presented is not None and hmac.compare_digest(presented, self._token):
             await self.app(scope, receive, send)
             return
         if self.reject is not None:
@@ -213,14 +225,22 @@ def _unauthorized() -> ASGIApp:
 
 
 def guard(
-    app: ASGIApp, settings: ServeSettings, metrics: Metrics | None, *, sdk_checked: tuple[str, ...] = ()
+    app: ASGIApp,
+    settings: ServeSettings,
+    metrics: Metrics | None,
+    *,
+    sdk_checked: tuple[str, ...] = (),
+    oauth: Callable[[ASGIApp], ASGIApp] | None = None,
 ) -> ASGIApp:
     """Request ids and access log (outermost), Host/Origin checks, then inbound auth when a token is configured.
 
     ``sdk_checked``: path prefixes whose Host/Origin check the MCP SDK already makes (it answers in its own format);
-    on such a face a 401 is the plain JSON MCP clients expect, elsewhere a problem document."""
+    on such a face a 401 is the plain JSON MCP clients expect, elsewhere a problem document. ``oauth`` wraps the app
+    in the OAuth layer (:class:`~hms_recordings.server.oauth.OAuthAuth`) instead of the static bearer check."""
     token = settings.bearer_token()
-    if token:
+    if oauth is not None:
+        app = oauth(app)
+    elif token:
         app = BearerAuth(app, token, exempt=("/health/live", "/docs"), reject=None if sdk_checked else _unauthorized)
     app = HostOriginCheck(app, transport_security(settings), exempt=sdk_checked, metrics=metrics)
     return RequestContext(app, metrics=metrics)

@@ -33,10 +33,13 @@ from hms_recordings.errors import ConfigError
 from hms_recordings.faces.mcp import build_mcp_server, mcp_http_app, run_stdio
 from hms_recordings.runtime.redact import Redactor
 from hms_recordings.runtime.service import CapabilityService, Service
+from hms_recordings.server.audit import AuditStore
+from hms_recordings.server.gate import Access, McpCallGate, open_access
 from hms_recordings.server.health import operations_routes
 from hms_recordings.server.logging import CallLog, configure_logging
 from hms_recordings.server.metrics import Metrics
 from hms_recordings.server.middleware import guard, transport_security
+from hms_recordings.server.oauth import FaceAuth, metadata_route
 from hms_recordings.server.settings import ServeSettings
 from hms_recordings.server.targets import emulation, open_service, select_inventory
 
@@ -59,6 +62,7 @@ class Hosted:
     services: list[CapabilityService]
     capabilities: list[Capability]
     metrics: Metrics = field(default_factory=Metrics)
+    access: Access | None = None  # OAuth callers (HMS_RECORDINGS_OAUTH_ISSUER): verifier, scopes, rate limits
 
     def operations(self) -> list[Route]:
         return operations_routes(self.services, self.metrics)
@@ -89,8 +93,13 @@ def check_servable(services: Sequence[CapabilityService], *, what: str) -> None:
 
 
 def mcp_face(hosted: Hosted, settings: ServeSettings, *, with_ops: bool = True) -> ASGIApp:
-    """The MCP face at ``/mcp`` over Streamable HTTP, plus the operations routes unless a control port has them."""
-    server = build_mcp_server(hosted.service)
+    """The MCP face at ``/mcp`` over Streamable HTTP, plus the operations routes unless a control port has them.
+
+    With OAuth: the protected-resource metadata at ``/.well-known/oauth-protected-resource/mcp``, a 401 challenge
+    for a missing or bad token, ``tools/list`` filtered by the token's scopes, and each ``tools/call`` admitted (403
+    scope challenge, 429 with ``Retry-After``) before it reaches the SDK."""
+    access = hosted.access
+    server = build_mcp_server(hosted.service, scopes=access.policy if access is not None else None)
     endpoint = mcp_http_app(
         server,
         stateless=settings.stateless,
@@ -108,7 +117,19 @@ def mcp_face(hosted: Hosted, settings: ServeSettings, *, with_ops: bool = True) 
             yield
 
     routes: list[BaseRoute] = [*(hosted.operations() if with_ops else []), Mount("/", app=endpoint)]
-    return guard(Starlette(routes=routes, lifespan=lifespan), settings, hosted.metrics, sdk_checked=("/mcp",))
+    if access is None:
+        return guard(Starlette(routes=routes, lifespan=lifespan), settings, hosted.metrics, sdk_checked=("/mcp",))
+    resource = settings.oauth_resource or f"http://{settings.host}:{settings.port}/mcp"
+    routes.insert(0, _metadata(hosted, access, resource))
+    app: ASGIApp = Starlette(routes=routes, lifespan=lifespan)
+    app = McpCallGate(app, hosted.service, access.admission(resource), max_body_bytes=settings.max_request_bytes)
+    face = FaceAuth(resource, [access.policy.read], problems=False)
+    return guard(app, settings, hosted.metrics, sdk_checked=("/mcp",), oauth=access.layer(face))
+
+
+def _metadata(hosted: Hosted, access: Access, resource: str) -> Route:
+    scopes = access.policy.supported(list(hosted.service.tools()))
+    return metadata_route(resource, access.issuer, scopes, hosted.service.info.title or hosted.service.info.name)
 
 
 def _skill_routes(capability: Capability, service: Service) -> list[BaseRoute]:
@@ -136,8 +157,15 @@ def rest_face(hosted: Hosted, settings: ServeSettings, *, with_ops: bool = True)
     extra: list[BaseRoute] = list(hosted.operations()) if with_ops else []
     for capability in hosted.capabilities:
         extra += _skill_routes(capability, hosted.service)
-    app = build_rest_app(hosted.service, extra_routes=extra, bearer=settings.bearer_token() is not None)
-    return guard(app, settings, hosted.metrics)
+    access = hosted.access
+    if access is None:
+        app = build_rest_app(hosted.service, extra_routes=extra, bearer=settings.bearer_token() is not None)
+        return guard(app, settings, hosted.metrics)
+    resource = settings.oauth_rest_resource or f"http://{settings.host}:{settings.rest_port}"
+    extra.insert(0, _metadata(hosted, access, resource))
+    app = build_rest_app(hosted.service, extra_routes=extra, bearer=True, admit=access.admission(resource))
+    face = FaceAuth(resource, [access.policy.read], problems=True)
+    return guard(app, settings, hosted.metrics, oauth=access.layer(face))
 
 
 def http_faces(capability: Capability, hosted: Hosted, settings: ServeSettings) -> list[Face]:
@@ -225,18 +253,40 @@ def banner(lines: Sequence[str]) -> None:
         print(f"hms-recordings: {line}", file=sys.stderr, flush=True)
 
 
+def audit_store(settings: ServeSettings) -> AuditStore | None:
+    """The audit trail: kept when callers are told apart (OAuth) or when ``HMS_RECORDINGS_EVENTS_DB`` is set."""
+    if not settings.oauth and settings.events_db is None:
+        return None
+    return AuditStore(settings.events_db_path(), max_rows=settings.audit_max_rows)
+
+
+@asynccontextmanager
+async def _closing(audit: AuditStore | None, access: Access | None) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        if access is not None:
+            await access.aclose()
+        if audit is not None:
+            audit.close()
+
+
 async def run_server(capability: Capability, settings: ServeSettings, *, env: Mapping[str, str] | None = None) -> None:
     """Serve one capability file until stopped (see the module docstring)."""
     configure_logging(settings.log_level, Redactor(), json_lines=settings.json_logs)  # start-up problems, scrubbed
     inventory = select_inventory(capability, settings)
     metrics = Metrics()
     metrics.prepare(capability.consumes)
+    audit = audit_store(settings)
+    access = open_access(settings)
+    observers = (metrics, CallLog(), *([audit] if audit is not None else []))
     async with (
+        _closing(audit, access),
         emulation(settings, "socket", env) as emulated,
-        open_service(inventory, settings, emulated=emulated, env=env, observers=(metrics, CallLog())) as service,
+        open_service(inventory, settings, emulated=emulated, env=env, observers=observers) as service,
     ):
         configure_logging(settings.log_level, service.redactor, json_lines=settings.json_logs)
-        hosted = Hosted(service, [service], [capability], metrics)
+        hosted = Hosted(service, [service], [capability], metrics, access)
         check_servable([service], what=capability.file or "the built-in capability")
         count = len(service.tools())
         if settings.transport == "stdio":

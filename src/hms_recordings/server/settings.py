@@ -31,6 +31,20 @@ the precedence, ``tests/reliability/test_config_resilience.py`` the upstream par
 | json_logs | --json-logs | HMS_RECORDINGS_JSON_LOGS | - | off |  |
 | auth_token (secret) | - | HMS_RECORDINGS_AUTH_TOKEN | - | none | 16-4096 chars |
 | allowed_hosts | - | HMS_RECORDINGS_ALLOWED_HOSTS=h1,h2 | - | loopback (+ --host) |  |
+| oauth_issuer | - | HMS_RECORDINGS_OAUTH_ISSUER | - | none (OAuth off) | http(s) URL |
+| oauth_audience | - | HMS_RECORDINGS_OAUTH_AUDIENCE | - | none | with the issuer |
+| oauth_jwks_url | - | HMS_RECORDINGS_OAUTH_JWKS_URL | - | discovered from the issuer | http(s) URL |
+| oauth_resource | - | HMS_RECORDINGS_OAUTH_RESOURCE | - | http://host:port/mcp | http(s) URL |
+| oauth_rest_resource | - | HMS_RECORDINGS_OAUTH_REST_RESOURCE | - | http://host:rest-port | http(s) URL |
+| oauth_leeway | - | HMS_RECORDINGS_OAUTH_LEEWAY | - | 30 s | 0-300 |
+| oauth_read_scope | - | HMS_RECORDINGS_OAUTH_READ_SCOPE | - | recordings:read | a scope name |
+| oauth_write_scope | - | HMS_RECORDINGS_OAUTH_WRITE_SCOPE | - | recordings:write | a scope name |
+| jwks_cache_seconds | - | HMS_RECORDINGS_JWKS_CACHE_SECONDS | - | 600 s | 10-86400 |
+| jwks_refetch_interval | - | HMS_RECORDINGS_JWKS_REFETCH_INTERVAL | - | 30 s | 1-3600 |
+| rate_limit | - | HMS_RECORDINGS_RATE_LIMIT | - | 120 calls/min per caller | 1-100000 |
+| rate_burst | - | HMS_RECORDINGS_RATE_BURST | - | 30 calls | 1-10000 |
+| events_db | - | HMS_RECORDINGS_EVENTS_DB | - | user data dir, events.sqlite3 | a file path |
+| audit_max_rows | - | HMS_RECORDINGS_AUDIT_MAX_ROWS | - | 100000 | 100-100000000 |
 | insecure | --insecure | - | - | off |  |
 | upstreams | --upstream NS=URL | - | - | none | http(s) URLs |
 | emulator | --emulator | - | - | off | not with --upstream |
@@ -70,13 +84,16 @@ from hms_recordings.errors import ConfigError
 from hms_recordings.runtime.invoker import InvokerSettings
 from hms_recordings.runtime.upstream import RetryPolicy, Timeouts
 
-__all__ = ["ENV_PREFIX", "CallSettings", "ServeSettings", "is_loopback", "parse_upstreams"]
+__all__ = ["ENV_PREFIX", "CallSettings", "ServeSettings", "default_events_db", "is_loopback", "parse_upstreams"]
 
 ENV_PREFIX = "HMS_RECORDINGS_"
 #: Fields no environment variable may set (see the module docstring for why).
 FLAG_ONLY = frozenset({"insecure", "upstreams", "emulator", "single_port"})
 #: Fields only the environment may set: secrets never travel as flags.
 ENV_ONLY = frozenset({"auth_token", "allowed_hosts"})
+#: A scope token as RFC 6749 §3.3 spells it.
+SCOPE_NAME = r"^[\x21\x23-\x5b\x5d-\x7e]+$"
+URL = r"^https?://[^\s]+$"
 
 Names = Annotated[tuple[str, ...] | None, NoDecode]
 
@@ -88,6 +105,14 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def default_events_db(env: Mapping[str, str] | None = None) -> str:
+    """Where the event log and the audit trail live unless ``HMS_RECORDINGS_EVENTS_DB`` says: the user's data
+    directory (``$XDG_DATA_HOME``, else ``~/.local/share``), ``hms-recordings/events.sqlite3``."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "hms-recordings", "events.sqlite3")
 
 
 def parse_upstreams(values: list[str] | None) -> dict[str, str]:
@@ -171,6 +196,9 @@ class CallSettings(BaseSettings):
     max_concurrency: int = Field(32, ge=1, le=1024)
     upstreams: dict[str, str] = Field(default_factory=dict)
     emulator: bool = False
+    # The event log's database, which also holds the audit trail (server/audit.py).
+    events_db: str | None = Field(None, min_length=1, max_length=4096)
+    audit_max_rows: int = Field(100_000, ge=100, le=100_000_000)
 
     #: Where each field may come from in the capability file (for error messages); subclasses extend it.
     FILE_FIELDS: ClassVar[dict[str, str]] = {}
@@ -246,8 +274,17 @@ class CallSettings(BaseSettings):
     def timeouts(self) -> Timeouts:
         return Timeouts(connect=self.timeout_connect, read=self.timeout_read)
 
-    def invoker_settings(self, observers: tuple[Any, ...] = ()) -> InvokerSettings:
-        return InvokerSettings(max_result_chars=self.max_result_chars, observers=observers)
+    def invoker_settings(self, observers: tuple[Any, ...] = (), lent: tuple[Any, ...] = ()) -> InvokerSettings:
+        """``lent``: objects told of state-changing calls (``on_action``) or lent to handlers (``extension_name``)."""
+        return InvokerSettings(
+            max_result_chars=self.max_result_chars,
+            observers=observers,
+            actions=tuple(o for o in lent if hasattr(o, "on_action")),
+            extensions={o.extension_name: o for o in lent if isinstance(getattr(o, "extension_name", None), str)},
+        )
+
+    def events_db_path(self) -> str:
+        return self.events_db or default_events_db()
 
     def selection(self) -> dict[str, Any]:
         """The arguments of :meth:`~hms_recordings.runtime.inventory.Inventory.select`."""
@@ -272,6 +309,19 @@ class ServeSettings(CallSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
     json_logs: bool = False
     single_port: bool = False
+    # OAuth 2.1 resource server (docs/operations.md): on when the issuer is set.
+    oauth_issuer: str | None = Field(None, pattern=URL, max_length=2048)
+    oauth_audience: str | None = Field(None, min_length=1, max_length=2048)
+    oauth_jwks_url: str | None = Field(None, pattern=URL, max_length=2048)
+    oauth_resource: str | None = Field(None, pattern=URL, max_length=2048)
+    oauth_rest_resource: str | None = Field(None, pattern=URL, max_length=2048)
+    oauth_leeway: float = Field(30.0, ge=0, le=300, allow_inf_nan=False)
+    oauth_read_scope: str = Field("recordings:read", pattern=SCOPE_NAME, max_length=128)
+    oauth_write_scope: str = Field("recordings:write", pattern=SCOPE_NAME, max_length=128)
+    jwks_cache_seconds: float = Field(600.0, ge=10, le=86_400, allow_inf_nan=False)
+    jwks_refetch_interval: float = Field(30.0, ge=1, le=3600, allow_inf_nan=False)
+    rate_limit: float = Field(120.0, ge=1, le=100_000, allow_inf_nan=False)
+    rate_burst: int = Field(30, ge=1, le=10_000)
 
     FILE_FIELDS: ClassVar[dict[str, str]] = {
         "transport": "exposes[mcp].transport",
@@ -304,9 +354,25 @@ class ServeSettings(CallSettings):
         """The inbound token, for the auth middleware only (``repr`` and logs show ``**********``)."""
         return self.auth_token.get_secret_value() if self.auth_token is not None else None
 
+    @property
+    def oauth(self) -> bool:
+        return self.oauth_issuer is not None
+
     def check(self) -> None:
         super().check()
-        if self.transport == "http" and not is_loopback(self.host) and self.auth_token is None and not self.insecure:
+        if (self.oauth_issuer is None) != (self.oauth_audience is None):
+            raise ConfigError(
+                "HMS_RECORDINGS_OAUTH_ISSUER and HMS_RECORDINGS_OAUTH_AUDIENCE go together: set both to accept OAuth "
+                "access tokens, or neither"
+            )
+        if self.oauth_jwks_url is not None and self.oauth_issuer is None:
+            raise ConfigError("HMS_RECORDINGS_OAUTH_JWKS_URL needs HMS_RECORDINGS_OAUTH_ISSUER (whose keys are they?)")
+        if self.oauth and self.auth_token is not None:
+            raise ConfigError(
+                "HMS_RECORDINGS_AUTH_TOKEN and HMS_RECORDINGS_OAUTH_ISSUER both choose inbound authentication; set one"
+            )
+        authenticated = self.auth_token is not None or self.oauth
+        if self.transport == "http" and not is_loopback(self.host) and not authenticated and not self.insecure:
             raise ConfigError(
                 f"refusing to listen on {self.host} without inbound authentication: set HMS_RECORDINGS_AUTH_TOKEN "
                 "(clients then send 'Authorization: Bearer <token>'), or pass --insecure if a proxy in front of this "

@@ -101,7 +101,7 @@ async def open_service(
     service = build_service(
         inventory,
         upstream_settings(capability, settings, emulated=emulated, env=env, observers=observers),
-        settings.invoker_settings(observed),
+        settings.invoker_settings(observed, tuple(observers)),
     )
     async with service:
         problems = service.credential_problems()
