@@ -274,12 +274,15 @@ def _upstream_options(parser: argparse.ArgumentParser, emulator_help: str) -> No
         "--upstream", action="append", metavar="NAMESPACE=URL", help="override one consumed API's baseUri (repeatable)"
     )
     parser.add_argument(
-        "--retry-attempts", type=int, metavar="N", help="attempts per upstream call, the first included (6)"
+        "--retry-attempts", type=int, metavar="N", help="attempts per upstream call, the first included (12)"
     )
     parser.add_argument("--retry-deadline", type=float, metavar="S", help="seconds for all attempts together (30)")
     parser.add_argument("--timeout-connect", type=float, metavar="S", help="upstream connect timeout in seconds (5)")
     parser.add_argument("--timeout-read", type=float, metavar="S", help="upstream read timeout in seconds (30)")
     parser.add_argument("--max-concurrency", type=int, metavar="N", help="upstream requests in flight per API (32)")
+    parser.add_argument(
+        "--max-response-bytes", type=int, metavar="N", help="larger upstream answers are refused (8388608)"
+    )
     parser.add_argument(
         "--max-result-chars", type=int, metavar="N", help="longer results are shortened, with a note (50000)"
     )

@@ -18,6 +18,7 @@ same text for the same cause::
         │   └── UpstreamConnectError  refused, DNS, TLS, dropped connection
         ├── UpstreamStatusError    the upstream answered with a status >= 400 (``.status``, ``.message``, ``.body``)
         │   └── RateLimited        429 (``.retry_after`` seconds, when the upstream said)
+        ├── UpstreamAnswerError    an answer that is not a result: too large, or not the JSON declared
         └── RetryBudgetExhausted   retries ran out; ``.last`` is the final failure
 
 Messages are written for the reader who must act on them (a model, a script, a human) and never contain secrets:
@@ -41,6 +42,7 @@ __all__ = [
     "RetryBudgetExhausted",
     "ToolInputError",
     "UnknownToolError",
+    "UpstreamAnswerError",
     "UpstreamConnectError",
     "UpstreamError",
     "UpstreamStatusError",
@@ -189,6 +191,12 @@ class RateLimited(UpstreamStatusError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+
+class UpstreamAnswerError(UpstreamError):
+    """The upstream answered, but not with a result: more than the size cap, or not the JSON the operation declares."""
+
+    kind = "upstream_error"
 
 
 class RetryBudgetExhausted(UpstreamError):

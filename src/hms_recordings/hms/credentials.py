@@ -3,16 +3,20 @@
 * ``HMS_MANAGEMENT_TOKEN`` set: it is sent as it is (as the seed does).
 * ``HMS_ACCESS_KEY`` + ``HMS_APP_SECRET`` set: tokens are minted (reference §5, :mod:`hms_recordings.hms.tokens`),
   cached and renewed five minutes before they expire.
-* both: the given token is used first; if 100ms refuses it (401/403), a minted one replaces it.
-* a refused minted token is renewed once per refusal (the upstream client retries the request once).
+* both: the given token is used first; if 100ms refuses it with a 401, a minted one replaces it.
+* a token is renewed only after a 401, and at most once per token: calls refused together with the same token share
+  one new token, and a refused request that carried an older token is simply sent again with the current one. A 403
+  ("user does not have required permission", e.g. a start in an unknown room) never mints: a new token of the same
+  app has the same permissions. Before this rule, 600 refused starts minted 600 tokens (issue 13, item 1).
 
-Every token in play is added to the redactor, so it never shows in logs, errors or results.
+Every token in play is given to the redactor (minted ones through its bounded ``remember``), so it never shows in logs,
+errors or results.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import anyio
 
@@ -57,7 +61,7 @@ class ManagementTokens:
     async def _mint(self) -> str:
         assert self._creds is not None
         token = mint_management_token(self._creds, valid_for=self._valid_for, now=self._clock())
-        self._redactor.add(token)
+        self._redactor.remember(token)
         self._current = token
         self._expires = self._clock() + self._valid_for
         self.minted += 1
@@ -78,11 +82,18 @@ class ManagementTokens:
     async def apply(self, headers: dict[str, str], query: list[tuple[str, str]]) -> None:
         headers["Authorization"] = f"Bearer {await self.token()}"
 
-    async def renew(self) -> bool:
-        """After a 401/403: mint a fresh token when we can; a given token alone cannot be renewed."""
+    async def renew(self, refused: Mapping[str, str]) -> bool:
+        """After a 401: mint a fresh token when we can, unless the refused one was already replaced.
+
+        A given token alone cannot be renewed. ``refused`` are the headers of the refused request: when the token it
+        carried is no longer the current one, another call has already renewed it, and sending again with the current
+        token is all it takes."""
         if self._creds is None:
             return False
+        used = refused.get("Authorization", "").removeprefix("Bearer ")
         async with self._lock:
+            if self._current is not None and used != self._current:
+                return True
             await self._mint()
         return True
 

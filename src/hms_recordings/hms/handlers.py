@@ -7,7 +7,15 @@ Registered under the entry-point group ``hms_recordings.handlers`` and named by 
     Starts as declared. On 409 ``beam already started`` it looks the active recording up: ``if_active=return`` makes
     it the result (``already_active: true``), otherwise the error names it and says what to do. When the answer to a
     start is lost (the connection dropped or timed out after the request was sent), the start is *reconciled* by
-    looking the room's active recording up, never by starting again.
+    looking the room's active recording up, never by starting again. To tell "the recording this start created" from
+    "someone else's recording that was already running", the room's active recordings are listed just before the
+    start: only a recording absent from that list is claimed (issue 13, item 11).
+
+``hms.stop-recording``
+    Stops as declared; the stop is idempotent, so a lost answer is retried by the upstream client, and that retry
+    finds nothing left to stop (404 ``beam not found``). The room's active recordings are listed just before the
+    stop, so a 404 after them can be reconciled: the recordings that were active and have since moved to stopping or
+    later are what this stop stopped, and they are the result (issue 13, item 12).
 
 ``hms.wait-for-recording``
     Polls the recording with exponential backoff until it reaches the awaited state or the time runs out, sending
@@ -28,26 +36,41 @@ from hms_recordings.errors import (
 from hms_recordings.runtime.invoker import Handler, Invocation
 from hms_recordings.server.audit import list_audit_events
 
-__all__ = ["HANDLERS", "start_recording", "wait_for_recording"]
+__all__ = ["HANDLERS", "start_recording", "stop_recording", "wait_for_recording"]
 
 ACTIVE = ("starting", "running")
+STOPPED = ("stopping", "post_processing", "completed")
 LIST_OPERATION = "recordings.listrecordings"
 #: Rough position of each status on the way to "completed", for progress notifications.
 STAGES = {"starting": 1, "running": 2, "stopping": 3, "post_processing": 4, "completed": 5, "failed": 5}
 
 
-async def _active_recording(invocation: Invocation, room_id: str) -> dict[str, Any] | None:
+async def _room_recordings(invocation: Invocation, room_id: str) -> list[dict[str, Any]]:
     page = await invocation.operation(LIST_OPERATION, {"room_id": room_id, "limit": 10}, safe_to_retry=True)
-    for item in (page or {}).get("data") or []:
-        if isinstance(item, dict) and item.get("status") in ACTIVE:
+    items = (page or {}).get("data") if isinstance(page, dict) else None
+    return [item for item in items or [] if isinstance(item, dict) and isinstance(item.get("id"), str)]
+
+
+async def _active_recording(invocation: Invocation, room_id: str) -> dict[str, Any] | None:
+    for item in await _room_recordings(invocation, room_id):
+        if item.get("status") in ACTIVE:
             return item
     return None
+
+
+async def _active_before(invocation: Invocation, room_id: str) -> list[dict[str, Any]] | None:
+    """The room's active recordings just before a write, or None when the lookup failed (then nothing is proven)."""
+    try:
+        return [r for r in await _room_recordings(invocation, room_id) if r.get("status") in ACTIVE]
+    except UpstreamError:
+        return None
 
 
 async def start_recording(invocation: Invocation) -> Any:
     args = dict(invocation.args)
     if_active = args.pop("if_active", "fail")
     room_id = args["room_id"]
+    before = await _active_before(invocation, room_id)
     try:
         result = await invocation.default(args)
     except UpstreamStatusError as exc:
@@ -102,11 +125,72 @@ async def start_recording(invocation: Invocation) -> Any:
                     "with if_active=return, which returns the recording if this start created one"
                 )
             raise type(exc)(f"{exc.message}; {why}", operation=exc.operation, method=exc.method, url=exc.url) from None
+        earlier = None if before is None else {r["id"] for r in before}
+        if earlier is None or active["id"] in earlier:
+            return _not_ours(invocation, exc, active, room_id, if_active, proven=earlier is not None)
         invocation.notes.append(
             f"the answer to the start was lost ({exc.message}); found the recording it created: {active.get('id')}"
         )
         return {**invocation.tool.mapper(active), "already_active": False, "reconciled": True}
     return {**result, "already_active": False} if isinstance(result, dict) else result
+
+
+def _not_ours(
+    invocation: Invocation,
+    exc: UpstreamTransportError,
+    active: dict[str, Any],
+    room_id: str,
+    if_active: str,
+    *,
+    proven: bool,
+) -> Any:
+    """A lost start, and the room's active recording is one this start cannot be shown to have created."""
+    # Regression test: tests/reliability/test_upstream_lifecycle.py::test_a_start_dropped_before_acting_*
+    rec, status = active.get("id"), active.get("status")
+    if proven:
+        what = f"room {room_id} already had an active recording {rec} (status {status}) before this start"
+        outcome = "this start did not create it"
+    else:
+        what = f"room {room_id} has an active recording {rec} (status {status})"
+        outcome = (
+            "the room's recordings could not be listed before the start, so whether this start created it is unknown"
+        )
+    shaped = invocation.tool.mapper(active)
+    if if_active == "return":
+        invocation.notes.append(f"the answer to the start was lost ({exc.message}); {what}; {outcome}")
+        return {**shaped, "already_active": proven}
+    raise DomainError(
+        f"{what}; the answer to the start was lost ({exc.message}) and {outcome}; stop it with hms-stop-recording, "
+        "or pass if_active=return to get it back as the result",
+        kind="conflict",
+        status=409,
+        data=shaped,
+    )
+
+
+async def stop_recording(invocation: Invocation) -> Any:
+    room_id = invocation.args["room_id"]
+    before = await _active_before(invocation, room_id)
+    try:
+        return await invocation.default()
+    except UpstreamStatusError as exc:
+        if exc.status != 404 or not before:
+            raise
+        # Nothing active now, yet something was just before: an earlier attempt of this stop (whose answer was lost)
+        # stopped it. Report those recordings, as the answer that was lost would have.
+        # Regression test: tests/reliability/test_upstream_lifecycle.py::test_a_stop_whose_answer_was_lost_*
+        try:
+            now = {r["id"]: r for r in await _room_recordings(invocation, room_id)}
+        except UpstreamError:
+            raise exc from None
+        stopped = [now[r["id"]] for r in before if now.get(r["id"], {}).get("status") in STOPPED]
+        if not stopped:
+            raise
+        ids = ", ".join(str(r["id"]) for r in stopped)
+        invocation.notes.append(
+            f"the answer to the stop was lost and its retry found nothing left to stop; it had stopped {ids}"
+        )
+        return invocation.tool.mapper({"limit": len(stopped), "data": stopped})
 
 
 def _reached(status: str | None, until: str) -> bool:
@@ -156,6 +240,7 @@ async def wait_for_recording(invocation: Invocation) -> Any:
 
 HANDLERS: dict[str, Handler] = {
     "hms.start-recording": start_recording,
+    "hms.stop-recording": stop_recording,
     "hms.wait-for-recording": wait_for_recording,
     "hms.list-audit-events": list_audit_events,  # the server's own audit trail (server/audit.py)
 }

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hms_recordings.capability.model import Capability
-from hms_recordings.capability.yamlsource import read_yaml
 from hms_recordings.errors import BindingError
 
 __all__ = ["Bindings", "resolve_bindings"]
@@ -35,18 +35,71 @@ class Bindings:
         return f"Bindings(names={sorted(self.values)}, namespaces={sorted(self.namespaces)})"
 
 
+def _line_of_key(text: str, key: str, occurrence: int) -> int:
+    """The line of the ``occurrence``-th (1-based) appearance of ``key`` as a key, or 0 when it cannot be found."""
+    pattern = re.compile(rf"""(?m)(?:^|[{{,\s])["']?{re.escape(key)}["']?\s*:""")
+    found = list(pattern.finditer(text))
+    if len(found) < occurrence:
+        return 0
+    return text.count("\n", 0, found[occurrence - 1].start() + 1) + 1
+
+
+def _duplicate(path: Path, text: str, key: str) -> BindingError:
+    # Name the key and the line, never a value: the file holds secrets, and a parser's own message quotes both values.
+    # Regression test: tests/reliability/test_upstream_secrets.py::test_a_binds_file_that_repeats_a_key_*
+    line = _line_of_key(text, key, 2)
+    where = f" (line {line})" if line else ""
+    return BindingError(f"binding file {path} gives the key {key} twice{where}; keep one of them")
+
+
+def _json_pairs(path: Path, text: str) -> Any:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in items:
+            if key in seen:
+                raise _duplicate(path, text, key)
+            seen[key] = value
+        return seen
+
+    return pairs
+
+
+def _read_secrets_file(path: Path) -> Any:
+    """A JSON or YAML file of secrets. No error quotes its content: a parser's message may hold a value."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:
+        raise BindingError(f"cannot read binding file {path}: {exc.__class__.__name__}") from None
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text, object_pairs_hook=_json_pairs(path, text))
+        except ValueError as exc:
+            line = f" at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
+            raise BindingError(f"cannot read binding file {path}: not valid JSON{line}") from None
+    from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        return YAML(typ="safe", pure=True).load(text)
+    except DuplicateKeyError as exc:
+        named = re.search(r'found duplicate key "(.*?)" with value', str(exc.problem or ""))
+        if named:
+            raise _duplicate(path, text, named.group(1)) from None
+        at = exc.problem_mark.line + 1 if exc.problem_mark is not None else 0
+        raise BindingError(f"binding file {path} repeats a key at line {at}; keep one of them") from None
+    except YAMLError as exc:
+        mark = exc.problem_mark if isinstance(exc, MarkedYAMLError) else None
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        raise BindingError(f"cannot read binding file {path}: not valid YAML{line}") from None
+
+
 def _location_data(location: str, base: Path) -> Mapping[str, Any]:
     if not location.startswith("file://"):
         raise BindingError(f"binding location {location!r} is not a file:// URI")
     raw = location.removeprefix("file://")
     path = base / raw.removeprefix("/./") if raw.startswith("/./") else Path(raw)
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise BindingError(f"cannot read binding file {path}: {exc.__class__.__name__}") from None
-    else:
-        data = read_yaml(path).data
+    data = _read_secrets_file(path)
     if not isinstance(data, dict):
         raise BindingError(f"binding file {path} must hold a mapping of keys to values")
     return data

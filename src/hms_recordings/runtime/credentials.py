@@ -10,7 +10,7 @@ knowledge of any particular API.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
 from importlib.metadata import entry_points
 
@@ -38,7 +38,7 @@ class StaticCredentials:
         headers.update(self._headers)
         query.extend(self._query)
 
-    async def renew(self) -> bool:
+    async def renew(self, refused: Mapping[str, str]) -> bool:
         return False  # a fixed credential cannot become any better by asking again
 
     def problem(self) -> str | None:

@@ -19,6 +19,7 @@ from hms_recordings.errors import (
     RetryBudgetExhausted,
     ToolInputError,
     UnknownToolError,
+    UpstreamError,
     UpstreamStatusError,
     UpstreamTimeout,
     UpstreamTransportError,
@@ -114,6 +115,8 @@ def failure_from_exception(exc: BaseException, redactor: Redactor, *, tool: str 
         return ErrorInfo("upstream_timeout", redactor(exc.message), 504)
     if isinstance(exc, UpstreamTransportError):
         return ErrorInfo("upstream_unavailable", redactor(exc.message), 502)
+    if isinstance(exc, UpstreamError):
+        return ErrorInfo(exc.kind, redactor(exc.message), 502)  # the upstream's fault, not ours: a bad gateway
     if isinstance(exc, HmsRecordingsError):
         return ErrorInfo(exc.kind, redactor(exc.message), 500)
     # A bug: log it (scrubbed by the logging filter) and say nothing specific to the caller.

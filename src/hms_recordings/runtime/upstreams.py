@@ -22,7 +22,13 @@ from hms_recordings.runtime.credentials import credential_source
 from hms_recordings.runtime.observe import UpstreamObserver
 from hms_recordings.runtime.redact import Redactor
 from hms_recordings.runtime.request import RequestPlan
-from hms_recordings.runtime.upstream import RetryPolicy, Timeouts, UpstreamClient, UpstreamResponse
+from hms_recordings.runtime.upstream import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    RetryPolicy,
+    Timeouts,
+    UpstreamClient,
+    UpstreamResponse,
+)
 
 __all__ = ["UpstreamSettings", "Upstreams"]
 
@@ -35,6 +41,7 @@ class UpstreamSettings:
     timeouts: Timeouts = field(default_factory=Timeouts)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_concurrency: int = 32
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES  # an upstream answer larger than this is refused
     retry_seed: int | None = None
     observers: Sequence[UpstreamObserver] = ()
     clock: Callable[[], float] = time.monotonic
@@ -69,6 +76,7 @@ class Upstreams:
                 timeouts=settings.timeouts,
                 retry=settings.retry,
                 max_concurrency=settings.max_concurrency,
+                max_response_bytes=settings.max_response_bytes,
                 transport=settings.transports.get(namespace),
                 redactor=self.redactor,
                 seed=settings.retry_seed,
@@ -97,7 +105,12 @@ class Upstreams:
     ) -> UpstreamResponse:
         request = plan.build(params, scope)
         client = self.clients[plan.operation.namespace]
-        return await client.send(request, operation=plan.operation.key, safe_to_retry=safe_to_retry)
+        return await client.send(
+            request,
+            operation=plan.operation.key,
+            safe_to_retry=safe_to_retry,
+            expect_json=plan.operation.output_format == "json",
+        )
 
     async def send_operation(
         self, key: str, params: dict[str, Any], *, safe_to_retry: bool | None = None

@@ -84,3 +84,12 @@ def configure_logging(level: str, redactor: Redactor, *, json_lines: bool = Fals
         log = logging.getLogger(name)
         log.handlers = []
         log.propagate = True
+    # Any other library that installed a handler of its own (and may write at DEBUG what it sends and receives:
+    # httpx2/httpcore2, mcp, sse-starlette) gets the same filter there too, so no handler writes an unscrubbed record.
+    # Regression test: tests/reliability/test_upstream_secrets.py::test_at_debug_no_third_party_logger_*
+    scrub = RedactingFilter(redactor)
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        for other in getattr(logger, "handlers", ()):
+            for old_filter in [f for f in other.filters if isinstance(f, RedactingFilter)]:
+                other.removeFilter(old_filter)  # an earlier configure_logging's redactor may know fewer secrets
+            other.addFilter(scrub)

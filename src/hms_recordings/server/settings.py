@@ -17,11 +17,12 @@ the precedence, ``tests/reliability/test_config_resilience.py`` the upstream par
 | toolsets | --toolsets a,b | HMS_RECORDINGS_TOOLSETS | - | all | known x-toolsets |
 | strict | --strict | HMS_RECORDINGS_STRICT | - | off |  |
 | max_result_chars | --max-result-chars | HMS_RECORDINGS_MAX_RESULT_CHARS | - | 50000 | 1000-10000000 |
-| retry_attempts | --retry-attempts | HMS_RECORDINGS_RETRY_ATTEMPTS | - | 6 | 1-20 |
+| retry_attempts | --retry-attempts | HMS_RECORDINGS_RETRY_ATTEMPTS | - | 12 | 1-20 |
 | retry_deadline | --retry-deadline | HMS_RECORDINGS_RETRY_DEADLINE | - | 30 s | 0.1-3600 |
 | timeout_connect | --timeout-connect | HMS_RECORDINGS_TIMEOUT_CONNECT | - | 5 s | 0.05-600 |
 | timeout_read | --timeout-read | HMS_RECORDINGS_TIMEOUT_READ | - | 30 s | 0.05-3600 |
 | max_concurrency | --max-concurrency | HMS_RECORDINGS_MAX_CONCURRENCY | - | 32 | 1-1024 |
+| max_response_bytes | --max-response-bytes | HMS_RECORDINGS_MAX_RESPONSE_BYTES | - | 8388608 | 1024-1073741824 |
 | max_sessions | --max-sessions | HMS_RECORDINGS_MAX_SESSIONS | - | 1000 | 1-100000 |
 | session_idle_timeout | --session-idle-timeout | HMS_RECORDINGS_SESSION_IDLE_TIMEOUT | - | 300 s | 1-86400 |
 | max_request_bytes | --max-request-bytes | HMS_RECORDINGS_MAX_REQUEST_BYTES | - | 1048576 | 1024-67108864 |
@@ -82,7 +83,7 @@ from pydantic_settings.sources.utils import parse_env_vars
 from hms_recordings.capability.model import Capability
 from hms_recordings.errors import ConfigError
 from hms_recordings.runtime.invoker import InvokerSettings
-from hms_recordings.runtime.upstream import RetryPolicy, Timeouts
+from hms_recordings.runtime.upstream import DEFAULT_MAX_RESPONSE_BYTES, RetryPolicy, Timeouts
 
 __all__ = ["ENV_PREFIX", "CallSettings", "ServeSettings", "default_events_db", "is_loopback", "parse_upstreams"]
 
@@ -194,6 +195,7 @@ class CallSettings(BaseSettings):
     timeout_connect: float = Field(Timeouts.connect, ge=0.05, le=600, allow_inf_nan=False)
     timeout_read: float = Field(Timeouts.read, ge=0.05, le=3600, allow_inf_nan=False)
     max_concurrency: int = Field(32, ge=1, le=1024)
+    max_response_bytes: int = Field(DEFAULT_MAX_RESPONSE_BYTES, ge=1024, le=1024**3)
     upstreams: dict[str, str] = Field(default_factory=dict)
     emulator: bool = False
     # The event log's database, which also holds the audit trail (server/audit.py).

@@ -67,6 +67,7 @@ def upstream_settings(
         timeouts=settings.timeouts,
         retry=settings.retry,
         max_concurrency=settings.max_concurrency,
+        max_response_bytes=settings.max_response_bytes,
         observers=tuple(o for o in observers if hasattr(o, "on_response")),
     )
 
