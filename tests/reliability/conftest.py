@@ -134,6 +134,7 @@ async def harness(
     wrap: Callable[[ASGIApp], ASGIApp] | None = None,
     capability: Capability | None = None,
     sleep: Callable[[float], Awaitable[None]] | None = None,
+    max_response_bytes: int | None = None,
     **emulator: Any,
 ) -> AsyncIterator[Rig]:
     """The rig over an in-process emulator (manual clock, no delays unless given) with the canary credentials."""
@@ -151,6 +152,7 @@ async def harness(
         timeouts=timeouts,
         max_concurrency=max_concurrency,
         seed=seed,
+        max_response_bytes=max_response_bytes,
         **({"sleep": sleep} if sleep is not None else {}),
     ) as rig:
         yield rig

@@ -159,13 +159,15 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if value is None:
         return None
     text = value.strip()
-    if not text or len(text) > 64:
+    if not text or len(text) > 4096:
         return None
     match = _DELAY_SECONDS.fullmatch(text)
     if match:
         # Clamp the digits before converting: float("9" * 400) is inf.
         whole = int(match.group(1)) if len(match.group(1)) <= 12 else int(MAX_RETRY_AFTER_SECONDS)
         return min(float(f"{whole}{match.group(2) or ''}"), MAX_RETRY_AFTER_SECONDS)
+    if len(text) > 64:
+        return None  # no HTTP-date is that long
     try:
         moment = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -186,17 +188,22 @@ def _decode(content: bytes) -> Any:
     if not content:
         return None
     try:
-        return json.loads(content)
-    except ValueError:
+        return json.loads(content, parse_constant=_not_json)
+    except (ValueError, RecursionError):
         return content.decode("utf-8", "replace")
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _is_json(content: bytes) -> tuple[bool, Any]:
+    """Strict JSON (RFC 8259): ``NaN`` and ``Infinity`` are refused, as no face could pass them on as JSON."""
     if not content.strip():
         return True, None
     try:
-        return True, json.loads(content)
-    except ValueError:
+        return True, json.loads(content, parse_constant=_not_json)
+    except (ValueError, RecursionError):
         return False, None
 
 
