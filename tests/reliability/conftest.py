@@ -74,15 +74,28 @@ def free_port() -> int:
 class FailFirst:
     """ASGI middleware: the first ``times`` upstream requests fail (a status, or a dropped connection), then pass."""
 
-    def __init__(self, app: ASGIApp, times: int, status: int | str, retry_after: str | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        times: int,
+        status: int | str,
+        retry_after: str | None = None,
+        method: str | None = None,  # only requests of this method fail (None: any)
+    ) -> None:
         self.app = app
         self.left = times
         self.status = status
         self.retry_after = retry_after
+        self.method = method
         self.failed = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v2") or self.left <= 0:
+        if (
+            scope["type"] != "http"
+            or not scope["path"].startswith("/v2")
+            or self.left <= 0
+            or (self.method is not None and scope["method"] != self.method)
+        ):
             await self.app(scope, receive, send)
             return
         self.left -= 1

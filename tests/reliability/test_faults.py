@@ -105,7 +105,8 @@ async def test_a_start_is_not_retried_through_the_same_faults_and_says_so(make_h
         outcome = await h.call("hms-start-recording", {"room_id": room})
         assert outcome.error is not None
         assert outcome.error.message == "upstream answered 503: service unavailable"
-        assert len(await h.requests()) == 1
+        # One POST: never repeated (the GET before it lists the room's active recordings, for reconciliation).
+        assert [r["method"] for r in await h.requests()] == ["GET", "POST"]
 
 
 async def test_with_the_upstream_down_calls_fail_fast_and_clearly_with_the_default_budget() -> None:

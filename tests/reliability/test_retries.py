@@ -86,12 +86,13 @@ async def test_a_start_is_never_sent_twice_whatever_the_failure(
 async def test_writes_annotated_idempotent_are_retried_like_reads(
     make_harness: HarnessFactory, tool: str, args: dict[str, Any]
 ) -> None:
-    async with make_harness(wrap=lambda app: FailFirst(app, 2, 503)) as h:
+    async with make_harness(wrap=lambda app: FailFirst(app, 2, 503, method="POST")) as h:
         outcome = await h.call(tool, args)
         # Nothing is recording in that room, so the emulator answers 404 "beam not found" on the third attempt.
         assert outcome.error is not None and outcome.error.kind == "not_found", outcome.error
         assert h.upstream.failed == 2
-        assert len(await h.requests()) == 1
+        # The one POST that reached the emulator (a room stop first lists the room's active recordings: a GET).
+        assert [r["method"] for r in await h.requests() if r["method"] == "POST"] == ["POST"]
 
 
 async def test_retry_after_is_honoured_when_it_is_within_the_cap(
@@ -216,11 +217,12 @@ async def test_a_refused_token_is_renewed_once_and_the_same_request_sent_again(m
         started = await h.call_ok(START, {"room_id": room})
         assert started["status"] == "starting"
         log = await h.requests()
-        # The given token is refused (nothing done), a minted one replaces it, and the start is sent once more.
-        assert [(r["method"], r["status"]) for r in log] == [("POST", 401), ("POST", 200)]
+        # The given token is refused (nothing done), a minted one replaces it, and the same request is sent once more:
+        # here the start's first request, its look at the room's active recordings; the start itself then goes once.
+        assert [(r["method"], r["status"]) for r in log] == [("GET", 401), ("GET", 200), ("POST", 200)]
         assert h.active_per_room() == {room: 1}
         await h.call_ok("hms-list-recordings", {"room_id": room})
-        assert [r["status"] for r in await h.requests()][2:] == [200]  # the fresh token is kept
+        assert [r["status"] for r in await h.requests()][3:] == [200]  # the fresh token is kept
 
 
 async def test_a_refused_token_that_cannot_be_renewed_gives_a_credentials_error_naming_the_variables(

@@ -39,10 +39,12 @@ PATH = f"/v2/recordings/{REC}"
 
 
 class Answer:
-    """ASGI layer: ``GET /v2/recordings/<REC>`` gets the answer the test sets (on every attempt); the rest passes."""
+    """ASGI layer: requests for ``path`` (``GET /v2/recordings/<REC>`` by default) get the answer the test sets, on
+    every attempt; the rest passes through to the emulator."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, path: str = PATH) -> None:
         self.app = app
+        self.path = path
         self.status: int | None = None
         self.headers: list[tuple[bytes, bytes]] = []
         self.chunks: Iterable[bytes] = ()
@@ -55,7 +57,7 @@ class Answer:
         self.headers = [(k.replace("_", "-").encode(), v.encode("latin-1")) for k, v in headers.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or self.status is None:
+        if scope["type"] != "http" or scope["path"] != self.path or self.status is None:
             if scope["type"] == "http" and scope["path"].startswith("/v2"):
                 self.other_paths.append(scope["path"])
             await self.app(scope, receive, send)
@@ -68,11 +70,13 @@ class Answer:
 
 
 @asynccontextmanager
-async def answering(make_harness: HarnessFactory, **settings: Any) -> AsyncIterator[tuple[Harness, Answer]]:
+async def answering(
+    make_harness: HarnessFactory, path: str = PATH, **settings: Any
+) -> AsyncIterator[tuple[Harness, Answer]]:
     holder: list[Answer] = []
 
     def wrap(app: ASGIApp) -> ASGIApp:
-        holder.append(Answer(app))
+        holder.append(Answer(app, path))
         return holder[0]
 
     async with make_harness(wrap=wrap, **settings) as h:

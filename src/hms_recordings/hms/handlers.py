@@ -59,9 +59,15 @@ async def _active_recording(invocation: Invocation, room_id: str) -> dict[str, A
 
 
 async def _active_before(invocation: Invocation, room_id: str) -> list[dict[str, Any]] | None:
-    """The room's active recordings just before a write, or None when the lookup failed (then nothing is proven)."""
+    """The room's active recordings just before a write, or None when the lookup failed (then nothing is proven).
+
+    A refused credential (401, after its one renewal) is raised: the write would be refused the same way."""
     try:
         return [r for r in await _room_recordings(invocation, room_id) if r.get("status") in ACTIVE]
+    except UpstreamStatusError as exc:
+        if exc.status == 401:
+            raise
+        return None
     except UpstreamError:
         return None
 

@@ -359,14 +359,14 @@ class UpstreamClient:
         async for chunk in response.aiter_bytes():
             size += len(chunk)
             if size > cap:
-                raise self._too_large(f"sent more than {cap} bytes", operation, method, url)
+                raise self._too_large("kept coming", operation, method, url)
             chunks.append(chunk)
         return b"".join(chunks)
 
     def _too_large(self, what: str, operation: str, method: str, url: str) -> UpstreamAnswerError:
         return UpstreamAnswerError(
-            f"the upstream answer {what}, more than the {self.max_response_bytes} byte limit "
-            f"(--max-response-bytes); nothing was read past it ({method} {url})",
+            f"the upstream answer {what}: more than the {self.max_response_bytes} byte limit "
+            f"(--max-response-bytes), so nothing past it was read ({method} {url})",
             operation=operation,
             method=method,
             url=url,
