@@ -316,7 +316,7 @@ def build_parser(*, emulator_options: bool = True) -> argparse.ArgumentParser:
         "--session-idle-timeout", type=float, metavar="S", help="close an MCP session idle this long (300)"
     )
     serve.add_argument(
-        "--max-sessions-per-client", type=int, metavar="N", help="open MCP sessions per remote address (100)"
+        "--max-sessions-per-client", type=int, metavar="N", help="open MCP sessions per remote address (250)"
     )
     serve.add_argument("--max-request-bytes", type=int, metavar="N", help="largest request body accepted (1048576)")
     serve.add_argument("--header-timeout", type=float, metavar="S", help="seconds for a request's headers (10)")

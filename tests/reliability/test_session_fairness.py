@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 from starlette.applications import Starlette
@@ -133,6 +134,21 @@ async def test_when_every_session_is_taken_the_biggest_holders_idle_session_make
         assert (await c.list_tools("10.0.0.1", hoarded[0])).status_code == 404  # it initializes again
         assert [(await c.list_tools("10.0.0.1", sid)).status_code for sid in hoarded[1:]] == [200] * 4
         assert (await c.list_tools("10.0.0.2", modest)).status_code == 200
+
+
+async def test_newcomers_arriving_together_at_a_full_server_are_all_served(rig: Rig) -> None:
+    async with clients_of(served(rig, max_sessions_per_client=10, max_sessions=10)) as c:
+        for _ in range(10):
+            await c.session("10.0.0.1")
+        answers: dict[str, int] = {}
+
+        async def arrive(address: str) -> None:
+            answers[address] = (await c.open(address)).status_code
+
+        async with anyio.create_task_group() as tg:
+            for n in range(2, 8):
+                tg.start_soon(arrive, f"10.0.1.{n}")
+        assert answers == {f"10.0.1.{n}": 200 for n in range(2, 8)}
 
 
 async def test_idle_sessions_stop_counting_after_the_idle_timeout(rig: Rig) -> None:

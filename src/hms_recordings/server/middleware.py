@@ -15,6 +15,7 @@ import math
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -263,6 +264,7 @@ class SessionFairness:
         self.path = path
         self.clock = clock
         self._sessions: dict[str, _Session] = {}
+        self._opening_now: Counter[str] = Counter()  # per client: opening requests not answered yet
 
     def held_by(self, client: str) -> int:
         return sum(1 for s in self._sessions.values() if s.client == client)
@@ -317,7 +319,7 @@ class SessionFairness:
         self._prune(now)
         client = _client_key(scope)
         mine = [s for s in self._sessions.values() if s.client == client]
-        if len(mine) >= self.per_client:
+        if len(mine) + self._opening_now[client] >= self.per_client:
             wait = self._retry_after(mine, now)
             message = (
                 f"this client already holds {self.per_client} open MCP sessions; close one (DELETE /mcp with its "
@@ -326,28 +328,41 @@ class SessionFairness:
             scope.setdefault("state", {})["rejection"] = "too_many_sessions"  # counted by RequestContext
             await _json_rpc_refusal(send, 429, message, wait)
             return
-        if len(self._sessions) >= self.max_sessions:
-            await self._make_room(scope)
-        status, opened, wait = 500, None, 0
+        # Openings still in flight count too: the SDK admits them before they answer, and concurrent newcomers
+        # must each find room (each one closes its own idle session rather than all seeing the same free place).
+        self._opening_now[client] += 1
+        pending = True
+        status, opened = 500, ""
+
+        def settled() -> None:
+            nonlocal pending
+            if pending:
+                pending = False
+                self._opening_now[client] -= 1
+                if self._opening_now[client] <= 0:
+                    del self._opening_now[client]
 
         async def watch(message: Message) -> None:
-            nonlocal status, opened, wait
+            nonlocal status, opened
             if message["type"] == "http.response.start":
                 status = message["status"]
-                opened = next((v for k, v in message.get("headers", []) if k.lower() == b"mcp-session-id"), None)
-                if status < 400 and opened is not None:
-                    sid = bytes(opened).decode("latin-1")
-                    self._sessions[sid] = _Session(client, self.clock(), in_flight=1)
-                    opened = sid
+                given = next((v for k, v in message.get("headers", []) if k.lower() == b"mcp-session-id"), None)
+                if status < 400 and given is not None:
+                    opened = bytes(given).decode("latin-1")
+                    self._sessions[opened] = _Session(client, self.clock(), in_flight=1)
+                settled()
                 if status == 503:  # the SDK's own limit: say when to come back
                     wait = self._retry_after(list(self._sessions.values()), self.clock())
                     message = {**message, "headers": [*message.get("headers", []), (b"retry-after", b"%d" % wait)]}
             await send(message)
 
         try:
+            if len(self._sessions) + sum(self._opening_now.values()) > self.max_sessions:
+                await self._make_room(scope)
             await self.app(scope, receive, watch)
         finally:
-            session = self._sessions.get(opened) if isinstance(opened, str) else None
+            settled()
+            session = self._sessions.get(opened) if opened else None
             if session is not None:
                 session.in_flight -= 1
                 session.last_seen = self.clock()

@@ -24,7 +24,7 @@ the precedence, ``tests/reliability/test_config_resilience.py`` the upstream par
 | max_concurrency | --max-concurrency | HMS_RECORDINGS_MAX_CONCURRENCY | - | 32 | 1-1024 |
 | max_sessions | --max-sessions | HMS_RECORDINGS_MAX_SESSIONS | - | 1000 | 1-100000 |
 | session_idle_timeout | --session-idle-timeout | HMS_RECORDINGS_SESSION_IDLE_TIMEOUT | - | 300 s | 1-86400 |
-| max_sessions_per_client | --max-sessions-per-client | HMS_RECORDINGS_MAX_SESSIONS_PER_CLIENT | - | 100 | 1-100000 |
+| max_sessions_per_client | --max-sessions-per-client | HMS_RECORDINGS_MAX_SESSIONS_PER_CLIENT | - | 250 | 1-100000 |
 | header_timeout | --header-timeout | HMS_RECORDINGS_HEADER_TIMEOUT | - | 10 s | 0.1-3600 |
 | body_timeout | --body-timeout | HMS_RECORDINGS_BODY_TIMEOUT | - | 30 s | 0.1-3600 |
 | keep_alive_timeout | --keep-alive-timeout | HMS_RECORDINGS_KEEP_ALIVE_TIMEOUT | - | 5 s | 0.1-3600 |
@@ -58,8 +58,9 @@ Why some are flag-only: ``--insecure``, ``--upstream`` and ``--emulator`` change
 they must be visible on the command line; the inbound token is environment-only because flags show in ``ps``.
 Why these session bounds: 1000 sessions of a few kilobytes each bound memory well below 100 MB, and 300 s idle
 (five minutes) outlasts a client's think time between tool calls while reclaiming abandoned sessions. One client (one
-remote address) may hold at most 100 of them, so that it cannot take all 1000 and lock others out; past that it gets
-429 with ``Retry-After`` (``docs/reliability.md``, "Serving and input"). Why these connection deadlines: 10 s for a
+remote address) may hold at most 250 of them (a quarter: several local agents share 127.0.0.1), past which it gets
+429 with ``Retry-After``; when all 1000 are open, the most prolific client's least recently used idle session is
+closed to admit a newcomer (``docs/reliability.md``, "Serving and input"). Why these connection deadlines: 10 s for a
 request's line and headers and 30 s for a 1 MiB body (about 35 KB/s) are far beyond any client that means it, and
 they free a connection held open by one that sends nothing or a byte at a time; 5 s keep-alive is uvicorn's default.
 
@@ -313,7 +314,7 @@ class ServeSettings(CallSettings):
     json_response: bool = False
     max_sessions: int = Field(1000, ge=1, le=100_000)
     session_idle_timeout: float = Field(300.0, ge=1, le=86_400, allow_inf_nan=False)
-    max_sessions_per_client: int = Field(100, ge=1, le=100_000)
+    max_sessions_per_client: int = Field(250, ge=1, le=100_000)
     header_timeout: float = Field(10.0, ge=0.1, le=3600, allow_inf_nan=False)
     body_timeout: float = Field(30.0, ge=0.1, le=3600, allow_inf_nan=False)
     keep_alive_timeout: float = Field(5.0, ge=0.1, le=3600, allow_inf_nan=False)
