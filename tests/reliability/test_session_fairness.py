@@ -15,9 +15,10 @@ import anyio
 import httpx2
 import pytest
 from starlette.applications import Starlette
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hms_recordings.faces.mcp import build_mcp_server, mcp_http_app
+from hms_recordings.runtime.access import PRINCIPAL_KEY, Principal
 from hms_recordings.server.middleware import SessionFairness, transport_security
 from hms_recordings.server.settings import ServeSettings
 from tests.hosting import BASE, mcp_app
@@ -149,6 +150,27 @@ async def test_newcomers_arriving_together_at_a_full_server_are_all_served(rig: 
             for n in range(2, 8):
                 tg.start_soon(arrive, f"10.0.1.{n}")
         assert answers == {f"10.0.1.{n}": 200 for n in range(2, 8)}
+
+
+async def test_an_authenticated_subject_has_its_share_wherever_it_connects_from(rig: Rig) -> None:
+    endpoint = sdk_endpoint(rig, idle=60, max_sessions=100)
+    fair = SessionFairness(endpoint, per_client=2, max_sessions=100, idle_timeout=60)
+
+    async def as_subject(scope: Scope, receive: Receive, send: Send) -> None:
+        # What the OAuth layer leaves in the request state once it has verified a token (server/oauth.py).
+        subject = dict(scope["headers"]).get(b"x-test-subject", b"").decode()
+        scope.setdefault("state", {})[PRINCIPAL_KEY] = Principal(subject, None, frozenset())
+        await fair(scope, receive, send)
+
+    async with endpoint.router.lifespan_context(endpoint), AsyncExitStack() as stack:
+        c = Clients(as_subject, stack)
+        alice = {**ACCEPT, "x-test-subject": "alice"}
+        for address in ("10.0.0.1", "10.0.0.2"):
+            assert (await (await c.of(address)).post("/mcp", json=INITIALIZE, headers=alice)).status_code == 200
+        third = await (await c.of("10.0.0.3")).post("/mcp", json=INITIALIZE, headers=alice)
+        assert third.status_code == 429  # a new address does not buy alice more sessions
+        bob = {**ACCEPT, "x-test-subject": "bob"}
+        assert (await (await c.of("10.0.0.3")).post("/mcp", json=INITIALIZE, headers=bob)).status_code == 200
 
 
 async def test_idle_sessions_stop_counting_after_the_idle_timeout(rig: Rig) -> None:
