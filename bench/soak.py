@@ -138,7 +138,8 @@ async def soak(args: argparse.Namespace) -> Report:
         "--seed",
         "1",
     ]
-    server_args = ["serve", "--port", str(server_port), "--upstream", f"recordings={emulator_base}/v2"]
+    server_args = ["serve", "--port", str(server_port), "--rest-port", str(free_port())]  # 9091 may be taken
+    server_args += ["--upstream", f"recordings={emulator_base}/v2"]
     url = f"http://127.0.0.1:{server_port}/mcp"
     async with (
         process(emulator_args, f"{emulator_base}/openapi.json", env),

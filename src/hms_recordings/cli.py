@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -86,6 +87,8 @@ def parse_arguments(pairs: list[str], raw_json: str | None) -> tuple[dict[str, A
             loaded = json.loads(raw_json)
         except ValueError as exc:
             raise ConfigError(f"--args-json is not valid JSON: {exc}") from None
+        except RecursionError:  # nesting deeper than the decoder's stack: refused like any over-deep argument
+            raise ConfigError("--args-json is nested too deeply") from None
         if not isinstance(loaded, dict):
             raise ConfigError("--args-json must be a JSON object")
         arguments.update(loaded)
@@ -315,7 +318,15 @@ def build_parser(*, emulator_options: bool = True) -> argparse.ArgumentParser:
     serve.add_argument(
         "--session-idle-timeout", type=float, metavar="S", help="close an MCP session idle this long (300)"
     )
+    serve.add_argument(
+        "--max-sessions-per-client", type=int, metavar="N", help="open MCP sessions per remote address (250)"
+    )
     serve.add_argument("--max-request-bytes", type=int, metavar="N", help="largest request body accepted (1048576)")
+    serve.add_argument("--header-timeout", type=float, metavar="S", help="seconds for a request's headers (10)")
+    serve.add_argument("--body-timeout", type=float, metavar="S", help="seconds for a request's body (30)")
+    serve.add_argument(
+        "--keep-alive-timeout", type=float, metavar="S", help="close a connection idle between requests (5)"
+    )
     serve.add_argument(
         "--single-port", action="store_true", default=None, help="with several files: serve all on one port"
     )
@@ -462,7 +473,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_went_away()
     return code
+
+
+def _reader_went_away() -> int:
+    """``hms-recordings ... | head``: the reader closed the pipe, which is its right, not our failure to report.
+
+    What is still buffered for stdout would fail again when the interpreter flushes it at exit (and print a
+    traceback), so stdout is pointed at /dev/null first; the exit code is the shell's for a SIGPIPE (128 + 13)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 if __name__ == "__main__":

@@ -197,13 +197,20 @@ async def serve_asgi(app: ASGIApp, port: int | None = None) -> AsyncIterator[str
             app, host="127.0.0.1", port=port, lifespan="on", log_config=None, access_log=False, log_level="warning"
         )
     )
+    async with running(server):
+        yield f"http://127.0.0.1:{port}"
+
+
+@asynccontextmanager
+async def running(server: uvicorn.Server) -> AsyncIterator[None]:
+    """``server`` serving in this event loop from when it listens until the block ends."""
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.serve)
         with anyio.fail_after(10):
             while not server.started:  # noqa: ASYNC110 - bounded readiness polling: uvicorn offers no event
                 await anyio.sleep(0.01)
         try:
-            yield f"http://127.0.0.1:{port}"
+            yield
         finally:
             server.should_exit = True
 

@@ -7,21 +7,50 @@ convert to plain ``dict``/``list``/scalars (what the rest of the code works with
     >>> doc = parse_yaml("a:\\n  b: [1, 2]\\n", file="x.yaml")
     >>> doc.data, doc.line_of(("a", "b", 1))
     ({'a': {'b': [1, 2]}}, 2)
+
+Before anything is built, the parser's event stream is measured (:func:`measure_events`): the nesting depth, and the
+number of values the document holds *once its aliases are expanded*. ruamel shares an aliased node, but the plain
+copy (and every check after it) expands it, so ten nested aliases of ten items each ("billion laughs") fit in a few
+hundred bytes and would expand to 10^10 values. A document over :data:`YAML_LIMITS` is refused with a finding at
+the line that crossed the limit, in time and memory proportional to the text, never to the expansion.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hms_recordings.errors import CapabilityError, Finding
 
-__all__ = ["YamlDoc", "dump_parsed", "format_path", "parse_yaml", "parsed_companion", "read_yaml"]
+__all__ = [
+    "YAML_LIMITS",
+    "YamlDoc",
+    "YamlLimits",
+    "dump_parsed",
+    "format_path",
+    "measure_events",
+    "parse_yaml",
+    "parsed_companion",
+    "read_yaml",
+]
 
 PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class YamlLimits:
+    """What a capability file may hold. The built-in capability needs depth 17 and about 2,100 values; these leave
+    room for files many times its size while keeping the plain copy under a few tens of megabytes."""
+
+    max_depth: int = 64  # nested mappings and sequences, aliases expanded
+    max_nodes: int = 200_000  # keys, values and items in all, aliases expanded
+
+
+YAML_LIMITS = YamlLimits()
 
 
 def format_path(path: PathKey) -> str:
@@ -88,14 +117,77 @@ def _plain(node: Any, path: PathKey, lines: dict[PathKey, int]) -> Any:
     return str(node)  # dates and other tagged scalars stay as their text
 
 
-def parse_yaml(text: str, file: str = "") -> YamlDoc:
-    """Parse ``text``; a syntax error becomes a :class:`CapabilityError` with the line where the parser stopped."""
+@dataclass
+class _Open:
+    """A mapping or sequence whose end event has not come yet."""
+
+    anchor: str | None
+    nodes: int = 1
+    height: int = 1
+
+
+def measure_events(events: Iterable[Any], limits: YamlLimits) -> tuple[str, int] | None:
+    """The first limit ``events`` (ruamel's parser output) break, as ``(problem, line)``; ``None`` when within.
+
+    Iterative and one pass: an anchored node's size (values, height) is recorded when it ends, and an alias adds
+    that size where it appears, so the expansion is counted without being made."""
+    from ruamel.yaml import events as ev
+
+    sizes: dict[str, tuple[int, int]] = {}  # anchor -> (values, height) of the node it names
+    stack: list[_Open] = []
+    total = 0
+    for event in events:
+        if isinstance(event, ev.CollectionEndEvent):
+            done = stack.pop()
+            if done.anchor is not None:
+                sizes[done.anchor] = (done.nodes, done.height)
+            if stack:
+                stack[-1].nodes += done.nodes
+                stack[-1].height = max(stack[-1].height, done.height + 1)
+            continue
+        if isinstance(event, ev.CollectionStartEvent):
+            stack.append(_Open(event.anchor))
+            added, depth = 1, len(stack)
+        elif isinstance(event, ev.ScalarEvent | ev.AliasEvent):
+            # An unknown anchor counts as one value: the composer reports it in its own words.
+            added, height = sizes.get(event.anchor, (1, 0)) if isinstance(event, ev.AliasEvent) else (1, 0)
+            if isinstance(event, ev.ScalarEvent) and event.anchor is not None:
+                sizes[event.anchor] = (1, 0)
+            if stack:
+                stack[-1].nodes += added
+                stack[-1].height = max(stack[-1].height, height + 1)
+            depth = len(stack) + height
+        else:
+            continue
+        total += added
+        line = event.start_mark.line + 1 if event.start_mark is not None else 0
+        if depth > limits.max_depth:
+            return f"the document is nested deeper than {limits.max_depth} levels (aliases expanded)", line
+        if total > limits.max_nodes:
+            return f"the document holds more than {limits.max_nodes:,} values once its aliases are expanded", line
+    return None
+
+
+def parse_yaml(text: str, file: str = "", *, limits: YamlLimits = YAML_LIMITS) -> YamlDoc:
+    """Parse ``text``; a syntax error, or a document over ``limits``, becomes a :class:`CapabilityError` with the
+    line where the parser stopped."""
     # Imported here: a file with a pre-parsed companion (the built-in capability) never needs the parser.
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
     yaml = YAML(typ="rt")
     try:
+        over = measure_events(yaml.parse(text), limits)
+        if over is not None:
+            problem, line = over
+            finding = Finding(
+                "(root)",
+                line,
+                problem,
+                "write the values out instead of nesting aliases of aliases, and keep nesting shallow",
+                file=file,
+            )
+            raise CapabilityError(f"{file or 'capability'}: {finding.render()}", [finding], file)
         root = yaml.load(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import anyio
 import uvicorn
 
+from hms_recordings.connections import ConnectionTimeouts, uvicorn_options
+
 from .app import EmulatorApp, create_app
 from .config import DEFAULT_PORT, EmulatorConfig
 
@@ -38,18 +40,34 @@ class _BackgroundServer(uvicorn.Server):
         yield
 
 
-def _uvicorn_config(app: EmulatorApp, host: str, port: int, log_level: str) -> uvicorn.Config:
-    # h11 keeps the connection-drop fault behaviour identical everywhere (see faults.drop_connection).
-    return uvicorn.Config(app, host=host, port=port, http="h11", lifespan="on", log_level=log_level, access_log=False)
+def _uvicorn_config(
+    app: EmulatorApp, host: str, port: int, log_level: str, timeouts: ConnectionTimeouts | None = None
+) -> uvicorn.Config:
+    # h11 keeps the connection-drop fault behaviour identical everywhere (see faults.drop_connection); the deadline
+    # protocol is h11's, and closes a connection that sends nothing or a byte at a time (the defaults of `serve`).
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        lifespan="on",
+        log_level=log_level,
+        access_log=False,
+        **uvicorn_options(timeouts or ConnectionTimeouts()),
+    )
 
 
 @contextlib.asynccontextmanager
 async def serve_in_background(
-    config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
+    config: EmulatorConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    timeouts: ConnectionTimeouts | None = None,
 ) -> AsyncIterator[RunningEmulator]:
-    """Serve an emulator on ``host:port`` (0 = a free port) in the current event loop until the block exits."""
+    """Serve an emulator on ``host:port`` (0 = a free port) in the current event loop until the block exits;
+    ``timeouts``: its connection deadlines (default: those of ``serve``)."""
     app = create_app(config)
-    server = _BackgroundServer(_uvicorn_config(app, host, port, "warning"))
+    server = _BackgroundServer(_uvicorn_config(app, host, port, "warning", timeouts))
     finished = anyio.Event()
 
     async def serve() -> None:

@@ -36,6 +36,7 @@ from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, Transpo
 from mcp.shared.exceptions import MCPError
 from starlette.applications import Starlette
 
+from hms_recordings.faces.stdio_replies import AnsweringReadStream
 from hms_recordings.runtime.access import ScopePolicy, principal_of
 from hms_recordings.runtime.compiled import CompiledTool, ResourceListing
 from hms_recordings.runtime.invoker import CallContext, ProgressFn
@@ -398,4 +399,6 @@ def mcp_http_app(
 async def run_stdio(server: Server[Any]) -> None:
     """Serve one client on stdin/stdout until it closes them (either era: the first message decides)."""
     async with stdio_server() as (read_stream, write_stream):
-        await server.run(read_stream, write_stream, server.create_initialization_options())
+        # A line the SDK cannot parse is answered (-32700), not only logged: faces/stdio_replies.py says why.
+        answering = AnsweringReadStream(read_stream, write_stream)
+        await server.run(answering, write_stream, server.create_initialization_options())

@@ -100,6 +100,8 @@ async def _read_body(request: Request, limit: int) -> dict[str, Any]:
         raise _Rejected(400, f"the request body is not valid JSON ({exc.msg})") from None
     except RecursionError:  # nesting deeper than the decoder's stack
         raise _Rejected(400, "the request body is nested too deeply") from None
+    except ValueError:  # an integer longer than Python converts (4,300 digits): no schema allows one
+        raise _Rejected(400, "the request body is not valid JSON (a number with too many digits)") from None
     if not isinstance(body, dict):
         raise _Rejected(400, f"the request body must be a JSON object, not {type(body).__name__}")
     if not _valid_text(body):  # "\ud800" escapes decode to lone surrogates, which no upstream can be sent

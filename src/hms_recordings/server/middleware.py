@@ -3,21 +3,27 @@
 :func:`guard` stacks them, outermost first: :class:`RequestContext` (an id per request, one access-log line),
 :class:`HostOriginCheck` (DNS-rebinding protection, 421/403 problems), then :class:`BearerAuth` when
 ``HMS_RECORDINGS_AUTH_TOKEN`` is set. Rejections are counted in the server's :class:`~.metrics.Metrics`.
+:class:`SessionFairness` sits in front of the stateful MCP endpoint only (one client cannot hold every session).
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 import logging
+import math
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hms_recordings.faces.problems import problem_response, reset_request_id, set_request_id
+from hms_recordings.runtime.access import principal_of
 from hms_recordings.server.logging import install_request_ids
 from hms_recordings.server.metrics import Metrics
 from hms_recordings.server.settings import ServeSettings, is_loopback
@@ -26,6 +32,7 @@ __all__ = [
     "BearerAuth",
     "HostOriginCheck",
     "RequestContext",
+    "SessionFairness",
     "bearer_token",
     "escape_for_log",
     "guard",
@@ -33,6 +40,7 @@ __all__ = [
 ]
 
 access_log = logging.getLogger("hms_recordings.access")
+logger = logging.getLogger("hms_recordings.server")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 #: Control characters (C0, DEL, C1) and the Unicode line separators: a decoded ``%0a`` in a path must not start a new
@@ -203,6 +211,208 @@ class BearerAuth:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+@dataclass
+class _Session:
+    client: str
+    last_seen: float
+    in_flight: int = 0
+
+
+def _header(scope: Scope, wanted: bytes) -> bytes | None:
+    for name, value in scope.get("headers", []):
+        if name == wanted:
+            return bytes(value)
+    return None
+
+
+class SessionFairness:
+    """Bounds the stateful MCP sessions each client holds, and makes room for a new client when all are taken.
+
+    The SDK's session manager bounds the sessions of everyone together (``max_sessions``, then 503) and reaps one
+    idle for ``idle_timeout``. Alone, that lets one client open them all with bare ``initialize`` requests and lock
+    every other client out until they expire. This layer, in front of the endpoint, follows each session from the
+    answer that opened it (its ``Mcp-Session-Id``) to its end (``DELETE``, a 404, or ``idle_timeout`` without a
+    request in flight, the SDK's own rule), per client: the remote address (one shared inbound token names no
+    caller), or the OAuth subject when the caller was authenticated as one. Then:
+
+    - a client that holds ``per_client`` sessions gets **429** with ``Retry-After`` (when its oldest idle session
+      expires) instead of another one;
+    - when ``max_sessions`` are open, the least recently used *idle* session of the client holding the most is
+      closed (a ``DELETE`` on its behalf), so the newcomer is served; its owner's next request gets 404 and, as the
+      protocol says, initializes again;
+    - when none is idle, the SDK's 503 goes out with a ``Retry-After``.
+
+    What it keeps is bounded by the live sessions (at most ``max_sessions``, plus those expired since the last
+    opening request, which prunes them)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        per_client: int,
+        max_sessions: int,
+        idle_timeout: float,
+        path: str = "/mcp",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.per_client = per_client
+        self.max_sessions = max_sessions
+        self.idle_timeout = idle_timeout
+        self.path = path
+        self.clock = clock
+        self._sessions: dict[str, _Session] = {}
+        self._opening_now: Counter[str] = Counter()  # per client: opening requests not answered yet
+
+    def held_by(self, client: str) -> int:
+        return sum(1 for s in self._sessions.values() if s.client == client)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path", "").rstrip("/") != self.path:
+            await self.app(scope, receive, send)
+            return
+        given = _header(scope, b"mcp-session-id")
+        if given is not None:
+            await self._existing(given.decode("latin-1"), scope, receive, send)
+        elif scope.get("method") == "POST":
+            await self._opening(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _existing(self, sid: str, scope: Scope, receive: Receive, send: Send) -> None:
+        session = self._sessions.get(sid)
+        status = 500
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        if session is not None:
+            session.in_flight += 1
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            if session is not None:
+                session.in_flight -= 1
+                session.last_seen = self.clock()
+                if status == 404 or (scope.get("method") == "DELETE" and status < 300):
+                    self._sessions.pop(sid, None)
+
+    def _prune(self, now: float) -> None:
+        expired = [
+            sid for sid, s in self._sessions.items() if s.in_flight == 0 and now - s.last_seen >= self.idle_timeout
+        ]
+        for sid in expired:
+            del self._sessions[sid]
+
+    def _retry_after(self, sessions: list[_Session], now: float) -> int:
+        """Seconds until the first of ``sessions`` expires (the idle timeout when all are busy), at least 1."""
+        ends = [s.last_seen + self.idle_timeout - now for s in sessions if s.in_flight == 0]
+        return max(1, math.ceil(min(ends) if ends else self.idle_timeout))
+
+    async def _opening(self, scope: Scope, receive: Receive, send: Send) -> None:
+        now = self.clock()
+        self._prune(now)
+        client = _client_key(scope)
+        mine = [s for s in self._sessions.values() if s.client == client]
+        if len(mine) + self._opening_now[client] >= self.per_client:
+            wait = self._retry_after(mine, now)
+            message = (
+                f"this client already holds {self.per_client} open MCP sessions; close one (DELETE /mcp with its "
+                f"Mcp-Session-Id) or retry after {wait} s, when its oldest idle one expires"
+            )
+            scope.setdefault("state", {})["rejection"] = "too_many_sessions"  # counted by RequestContext
+            await _json_rpc_refusal(send, 429, message, wait)
+            return
+        # Openings still in flight count too: the SDK admits them before they answer, and concurrent newcomers
+        # must each find room (each one closes its own idle session rather than all seeing the same free place).
+        self._opening_now[client] += 1
+        pending = True
+        status, opened = 500, ""
+
+        def settled() -> None:
+            nonlocal pending
+            if pending:
+                pending = False
+                self._opening_now[client] -= 1
+                if self._opening_now[client] <= 0:
+                    del self._opening_now[client]
+
+        async def watch(message: Message) -> None:
+            nonlocal status, opened
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                given = next((v for k, v in message.get("headers", []) if k.lower() == b"mcp-session-id"), None)
+                if status < 400 and given is not None:
+                    opened = bytes(given).decode("latin-1")
+                    self._sessions[opened] = _Session(client, self.clock(), in_flight=1)
+                settled()
+                if status == 503:  # the SDK's own limit: say when to come back
+                    wait = self._retry_after(list(self._sessions.values()), self.clock())
+                    message = {**message, "headers": [*message.get("headers", []), (b"retry-after", b"%d" % wait)]}
+            await send(message)
+
+        try:
+            if len(self._sessions) + sum(self._opening_now.values()) > self.max_sessions:
+                await self._make_room(scope)
+            await self.app(scope, receive, watch)
+        finally:
+            settled()
+            session = self._sessions.get(opened) if opened else None
+            if session is not None:
+                session.in_flight -= 1
+                session.last_seen = self.clock()
+
+    async def _make_room(self, scope: Scope) -> None:
+        """Close the least recently used idle session of the client that holds the most (see the class docstring)."""
+        counts: dict[str, int] = {}
+        for s in self._sessions.values():
+            counts[s.client] = counts.get(s.client, 0) + 1
+        idle = [(sid, s) for sid, s in self._sessions.items() if s.in_flight == 0]
+        if not idle:
+            return
+        sid, _victim = min(idle, key=lambda item: (-counts[item[1].client], item[1].last_seen))
+        keep = (b"host", b"origin", b"authorization", b"mcp-protocol-version")
+        headers = [(k, v) for k, v in scope.get("headers", []) if k in keep] + [(b"mcp-session-id", sid.encode())]
+        closing: Scope = {**scope, "method": "DELETE", "headers": headers, "query_string": b""}
+
+        async def nothing_more() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def discard(message: Message) -> None:
+            return None
+
+        logger.info("closing idle MCP session %s… of %s to admit a new client", sid[:8], escape_for_log(_victim.client))
+        self._sessions.pop(sid, None)
+        await self.app(closing, nothing_more, discard)
+
+
+def _client_key(scope: Scope) -> str:
+    """Who holds a session: the OAuth subject when the caller was authenticated as one, else the remote address."""
+    principal = principal_of(scope)
+    if principal is not None:
+        return f"subject {principal.subject}"
+    return str((scope.get("client") or ("unknown", 0))[0])
+
+
+async def _json_rpc_refusal(send: Send, status: int, message: str, retry_after: int) -> None:
+    body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": -32000, "message": message}}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"retry-after", str(retry_after).encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def transport_security(settings: ServeSettings) -> TransportSecuritySettings:

@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
 from hms_recordings.capability.model import Capability
+from hms_recordings.connections import ConnectionTimeouts, uvicorn_options
 from hms_recordings.errors import ConfigError
 from hms_recordings.faces.mcp import build_mcp_server, mcp_http_app, run_stdio
 from hms_recordings.runtime.redact import Redactor
@@ -38,7 +39,7 @@ from hms_recordings.server.gate import Access, McpCallGate, open_access
 from hms_recordings.server.health import operations_routes
 from hms_recordings.server.logging import CallLog, configure_logging
 from hms_recordings.server.metrics import Metrics
-from hms_recordings.server.middleware import guard, transport_security
+from hms_recordings.server.middleware import SessionFairness, guard, transport_security
 from hms_recordings.server.oauth import FaceAuth, metadata_route
 from hms_recordings.server.settings import ServeSettings
 from hms_recordings.server.targets import emulation, open_service, select_inventory
@@ -116,7 +117,15 @@ def mcp_face(hosted: Hosted, settings: ServeSettings, *, with_ops: bool = True) 
         async with endpoint.router.lifespan_context(endpoint):
             yield
 
-    routes: list[BaseRoute] = [*(hosted.operations() if with_ops else []), Mount("/", app=endpoint)]
+    mounted: ASGIApp = endpoint
+    if not settings.stateless:  # a stateless endpoint keeps no session to hold
+        mounted = SessionFairness(
+            endpoint,
+            per_client=settings.max_sessions_per_client,
+            max_sessions=settings.max_sessions,
+            idle_timeout=settings.session_idle_timeout,
+        )
+    routes: list[BaseRoute] = [*(hosted.operations() if with_ops else []), Mount("/", app=mounted)]
     if access is None:
         return guard(Starlette(routes=routes, lifespan=lifespan), settings, hosted.metrics, sdk_checked=("/mcp",))
     resource = settings.oauth_resource or f"http://{settings.host}:{settings.port}/mcp"
@@ -200,7 +209,14 @@ def http_server(app: ASGIApp, settings: ServeSettings, port: int) -> uvicorn.Ser
             lifespan="on",
             log_config=None,
             access_log=False,
+            **uvicorn_options(connection_timeouts(settings)),  # half-open and byte-a-time clients are cut off
         )
+    )
+
+
+def connection_timeouts(settings: ServeSettings) -> ConnectionTimeouts:
+    return ConnectionTimeouts(
+        header=settings.header_timeout, body=settings.body_timeout, keep_alive=settings.keep_alive_timeout
     )
 
 

@@ -25,6 +25,10 @@ the precedence, ``tests/reliability/test_config_resilience.py`` the upstream par
 | max_response_bytes | --max-response-bytes | HMS_RECORDINGS_MAX_RESPONSE_BYTES | - | 8388608 | 1024-1073741824 |
 | max_sessions | --max-sessions | HMS_RECORDINGS_MAX_SESSIONS | - | 1000 | 1-100000 |
 | session_idle_timeout | --session-idle-timeout | HMS_RECORDINGS_SESSION_IDLE_TIMEOUT | - | 300 s | 1-86400 |
+| max_sessions_per_client | --max-sessions-per-client | HMS_RECORDINGS_MAX_SESSIONS_PER_CLIENT | - | 250 | 1-100000 |
+| header_timeout | --header-timeout | HMS_RECORDINGS_HEADER_TIMEOUT | - | 10 s | 0.1-3600 |
+| body_timeout | --body-timeout | HMS_RECORDINGS_BODY_TIMEOUT | - | 30 s | 0.1-3600 |
+| keep_alive_timeout | --keep-alive-timeout | HMS_RECORDINGS_KEEP_ALIVE_TIMEOUT | - | 5 s | 0.1-3600 |
 | max_request_bytes | --max-request-bytes | HMS_RECORDINGS_MAX_REQUEST_BYTES | - | 1048576 | 1024-67108864 |
 | stateless | --stateless | HMS_RECORDINGS_STATELESS | - | off |  |
 | json_response | --json-response | HMS_RECORDINGS_JSON_RESPONSE | - | off |  |
@@ -54,7 +58,12 @@ the precedence, ``tests/reliability/test_config_resilience.py`` the upstream par
 Why some are flag-only: ``--insecure``, ``--upstream`` and ``--emulator`` change where calls go or who may call, so
 they must be visible on the command line; the inbound token is environment-only because flags show in ``ps``.
 Why these session bounds: 1000 sessions of a few kilobytes each bound memory well below 100 MB, and 300 s idle
-(five minutes) outlasts a client's think time between tool calls while reclaiming abandoned sessions.
+(five minutes) outlasts a client's think time between tool calls while reclaiming abandoned sessions. One client (one
+remote address) may hold at most 250 of them (a quarter: several local agents share 127.0.0.1), past which it gets
+429 with ``Retry-After``; when all 1000 are open, the most prolific client's least recently used idle session is
+closed to admit a newcomer (``docs/reliability.md``, "Serving and input"). Why these connection deadlines: 10 s for a
+request's line and headers and 30 s for a 1 MiB body (about 35 KB/s) are far beyond any client that means it, and
+they free a connection held open by one that sends nothing or a byte at a time; 5 s keep-alive is uvicorn's default.
 
 ``call`` uses :class:`CallSettings` (the upstream part: tools, toolsets, read_only, retries, timeouts, concurrency,
 max_result_chars, upstreams, emulator); ``serve`` uses :class:`ServeSettings`, which adds the rest. Built directly
@@ -307,6 +316,10 @@ class ServeSettings(CallSettings):
     json_response: bool = False
     max_sessions: int = Field(1000, ge=1, le=100_000)
     session_idle_timeout: float = Field(300.0, ge=1, le=86_400, allow_inf_nan=False)
+    max_sessions_per_client: int = Field(250, ge=1, le=100_000)
+    header_timeout: float = Field(10.0, ge=0.1, le=3600, allow_inf_nan=False)
+    body_timeout: float = Field(30.0, ge=0.1, le=3600, allow_inf_nan=False)
+    keep_alive_timeout: float = Field(5.0, ge=0.1, le=3600, allow_inf_nan=False)
     max_request_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
     json_logs: bool = False
