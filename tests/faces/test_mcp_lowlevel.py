@@ -128,7 +128,8 @@ async def test_a_recording_reads_as_a_resource_with_exactly_the_tools_json(rig: 
         read = await client.read_resource(f"hms://recordings/{recording_id}")
         got = await client.call_tool("hms-get-recording", {"recording_id": recording_id})
     assert [(t.uri_template, t.name, t.title, t.mime_type) for t in templates] == [
-        ("hms://recordings/{recording_id}", "recording", "Recording", "application/json")
+        ("hms://recordings/{recording_id}", "recording", "Recording", "application/json"),
+        ("hms://rooms/{room_id}/events", "room-events", "Room recording events", "application/json"),
     ]
     content = read.contents[0]
     assert (str(content.uri), content.mime_type) == (f"hms://recordings/{recording_id}", "application/json")
