@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
 #: Variables that change behaviour; tests start with none of them and set what they need.
 _OUR_VARS = ("HMS_", "HMS_RECORDINGS_")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every server a test starts (in process or as a child, which inherits this) keeps its event log under the
+    # user's data directory by default: point that at a scratch directory, never at the real ~/.local/share.
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="hms-recordings-test-data-")
 
 
 @pytest.fixture(autouse=True)

@@ -24,6 +24,7 @@ from hms_recordings.hms.tokens import AppCredentials, mint_management_token
 from hms_recordings.runtime.compiled import CompiledTool
 from hms_recordings.runtime.inventory import compile_inventory
 from hms_recordings.runtime.invoker import CallContext, InvokerSettings
+from hms_recordings.runtime.local import EventLog, Wakeups
 from hms_recordings.runtime.observe import CallObserver, UpstreamObserver
 from hms_recordings.runtime.outcome import Outcome
 from hms_recordings.runtime.service import CapabilityService, build_service
@@ -84,8 +85,11 @@ def open_service(
     observers: Sequence[Any] = (),
     strict: bool = False,
     sleep: Callable[[float], Awaitable[None]] | None = None,
+    wakeups: Wakeups | None = None,
+    event_log: EventLog | None = None,
 ) -> CapabilityService:
-    """A service on ``source`` (default: the built-in capability), every consumed API sent to ``transport``."""
+    """A service on ``source`` (default: the built-in capability), every consumed API sent to ``transport``;
+    ``wakeups`` and ``event_log`` are lent to handlers as ``serve`` lends its event hub and log."""
     capability = _capability(source)
     inventory = compile_inventory(capability, strict=strict).select(tools=tools, toolsets=toolsets, read_only=read_only)
     namespaces = list(capability.consumes)
@@ -112,6 +116,8 @@ def open_service(
             observers=tuple(call_observers),
             actions=tuple(o for o in observers if hasattr(o, "on_action")),
             extensions={o.extension_name: o for o in observers if isinstance(getattr(o, "extension_name", None), str)},
+            wakeups=wakeups,
+            event_log=event_log,
         ),
     )
 

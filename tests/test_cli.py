@@ -43,7 +43,7 @@ def test_tools_with_toolsets_lists_only_the_tools_of_those_sets(capsys: pytest.C
 
 def test_an_unknown_toolset_is_refused_naming_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["tools", "--toolsets", "asets"]) == 3
-    assert "asets" in (err := capsys.readouterr().err) and "assets, audit, recordings" in err
+    assert "asets" in (err := capsys.readouterr().err) and "assets, audit, events, recordings" in err
 
 
 def test_an_entry_that_cannot_be_served_is_reported_and_strict_refuses_it(

@@ -10,11 +10,17 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from hms_recordings import __version__
 from hms_recordings.errors import BindingError, CapabilityError, ConfigError, HmsRecordingsError
+
+if TYPE_CHECKING:  # the command line imports what a command needs when it runs it: start-up time counts
+    from hms_recordings.runtime.inventory import Inventory
+    from hms_recordings.server.events.store import EventStore
+    from hms_recordings.server.settings import CallSettings
 
 __all__ = ["build_parser", "main", "synopsis"]
 
@@ -118,6 +124,22 @@ class _ProgressBar:
         self.shown = True
 
 
+@asynccontextmanager
+async def _event_log(inventory: Inventory, tool: str, settings: CallSettings) -> AsyncIterator[EventStore | None]:
+    """The server's event log, opened only for the tool that reads it (``serve`` writes it; docs/events.md)."""
+    from hms_recordings.hms.events import EVENTS_HANDLER
+
+    entry = inventory.tools.get(tool)
+    if entry is None or entry.tool.handler != EVENTS_HANDLER:
+        yield None
+        return
+    from hms_recordings.server.events.store import EventStore
+
+    path = settings.events_path()
+    async with EventStore(path, max_events=settings.events_max, max_age_days=settings.events_max_age_days) as store:
+        yield store
+
+
 def cmd_call(args: argparse.Namespace) -> int:
     import anyio
 
@@ -138,7 +160,14 @@ def cmd_call(args: argparse.Namespace) -> int:
     async def run() -> Any:
         async with (
             emulation(settings, "inprocess") as emulated,
-            open_service(inventory, settings, emulated=emulated, observers=[audit] if audit else []) as service,
+            _event_log(inventory, args.tool, settings) as event_log,
+            open_service(
+                inventory,
+                settings,
+                emulated=emulated,
+                observers=[audit] if audit else [],
+                event_log=event_log,
+            ) as service,
         ):
             context = CallContext(face="cli", progress=bar, text_fields=text_fields)
             return await service.call(args.tool, arguments, context)

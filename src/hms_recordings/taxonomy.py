@@ -121,11 +121,25 @@ KINDS: dict[str, Kind] = {
         "the request's Host or Origin header is not one this server answers",
         "call it by an allowed name (loopback, --host, or HMS_RECORDINGS_ALLOWED_HOSTS)",
     ),
+    "webhook_secret": Kind(
+        "the webhook delivery does not carry the configured secret header",
+        "add the header named by HMS_RECORDINGS_WEBHOOK_HEADER with HMS_RECORDINGS_WEBHOOK_SECRET to the webhook",
+    ),
+    "busy": Kind("the server cannot take this request now", "retry after the seconds the `Retry-After` header says"),
 }
 
 #: Kinds only the HTTP faces produce: the request never reached a tool (the CLI and MCP tools never see them).
 HTTP_ONLY = frozenset(
-    {"no_route", "method_not_allowed", "unauthorized", "host_not_allowed", "invalid_token", "caller_rate_limited"}
+    {
+        "no_route",
+        "method_not_allowed",
+        "unauthorized",
+        "host_not_allowed",
+        "invalid_token",
+        "caller_rate_limited",
+        "webhook_secret",
+        "busy",
+    }
 )
 
 

@@ -99,6 +99,7 @@ async def test_read_only_mode_serves_only_read_only_tools() -> None:
         "hms-get-recording-presigned-url",
         "hms-get-recording-download-links",
         "hms-list-audit-events",
+        "hms-list-recording-events",
     }
 
 
@@ -118,7 +119,7 @@ async def test_a_recording_is_readable_as_an_mcp_resource(rig: Rig) -> None:
         started = await client.call_tool("hms-start-recording", {"room_id": ROOM, "meeting_url": MEETING})
         recording_id = started.structured_content["id"]  # type: ignore[index]
         read = await client.read_resource(f"hms://recordings/{recording_id}")
-    assert [t.uri_template for t in templates] == ["hms://recordings/{recording_id}"]
+    assert [t.uri_template for t in templates] == ["hms://recordings/{recording_id}", "hms://rooms/{room_id}/events"]
     body = json.loads(read.contents[0].text)  # type: ignore[union-attr]
     assert body["id"] == recording_id and body["room_id"] == ROOM
 

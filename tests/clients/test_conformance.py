@@ -42,6 +42,8 @@ CLAIMED = {
         "resources-list",
         "prompts-list",
         "dns-rebinding-protection",
+        "resources-subscribe",  # our 2025 subscriptions: tests/events/test_live_updates.py, test_replicas.py
+        "resources-unsubscribe",
     },
     "2026-07-28": {
         "server-stateless",

@@ -14,6 +14,7 @@ import io
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -29,7 +30,9 @@ from hms_recordings.emulator import EmulatorConfig, serve_in_background
 from hms_recordings.faces.mcp import build_mcp_server
 from hms_recordings.faces.rest import build_rest_app
 from hms_recordings.hms.tokens import AppCredentials, mint_management_token
+from hms_recordings.runtime.local import ReceivedEvent
 from hms_recordings.runtime.service import CapabilityService
+from hms_recordings.server.events.store import EventStore
 from tests.rig import open_service
 
 pytestmark = pytest.mark.anyio
@@ -49,7 +52,7 @@ class World:
 
 
 @pytest.fixture
-async def world() -> AsyncIterator[World]:
+async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
     creds = AppCredentials.development()
     config = EmulatorConfig(credentials=creds, manual_clock=True, start_delay=0, processing_time=0, seed=11)
     async with serve_in_background(config) as running:
@@ -64,13 +67,19 @@ async def world() -> AsyncIterator[World]:
             await api.post("/_emulator/clock", json={"advance_seconds": 600})
             recording = (await api.get(f"/v2/recordings/{started['id']}")).json()
         assets = [a["id"] for a in recording.get("recording_assets") or [] if a.get("type") == "room-composite"]
-        service = open_service(
-            transport=httpx2.AsyncHTTPTransport(),
-            upstream=f"{running.base_url}/v2",
-            env={"HMS_MANAGEMENT_TOKEN": token},
-        )
-        async with service:
-            yield World(service, running.base_url, token, recording["id"], assets[0] if assets else UNKNOWN_ID)
+        # One event log for every face: the service's, and the file `call` opens by HMS_RECORDINGS_EVENTS_DB.
+        events_db = tmp_path / "events.sqlite3"
+        monkeypatch.setenv("HMS_RECORDINGS_EVENTS_DB", str(events_db))
+        async with EventStore(events_db) as log:
+            await log.add(ReceivedEvent("ev-1", "beam.started.success", "2026-12-01T10:00:00Z", {}, (), {"id": "ev-1"}))
+            service = open_service(
+                transport=httpx2.AsyncHTTPTransport(),
+                upstream=f"{running.base_url}/v2",
+                env={"HMS_MANAGEMENT_TOKEN": token},
+                event_log=log,
+            )
+            async with service:
+                yield World(service, running.base_url, token, recording["id"], assets[0] if assets else UNKNOWN_ID)
 
 
 def cases(w: World) -> list[tuple[str, dict[str, Any]]]:
@@ -87,6 +96,8 @@ def cases(w: World) -> list[tuple[str, dict[str, Any]]]:
         ("hms-get-recording-asset", {"asset_id": w.asset_id}),
         ("hms-get-recording-presigned-url", {"asset_id": w.asset_id, "presign_duration": 600}),
         ("hms-get-recording-download-links", {"recording_id": w.recording_id, "presign_duration": 600}),
+        ("hms-list-recording-events", {}),
+        ("hms-list-recording-events", {"type": "beam.started.success", "limit": 10}),
         ("hms-stop-recording", {"room_id": IDLE_ROOM}),
         ("hms-pause-recording", {"room_id": IDLE_ROOM}),
         ("hms-resume-recording", {"room_id": IDLE_ROOM}),

@@ -128,7 +128,8 @@ async def test_a_recording_reads_as_a_resource_with_exactly_the_tools_json(rig: 
         read = await client.read_resource(f"hms://recordings/{recording_id}")
         got = await client.call_tool("hms-get-recording", {"recording_id": recording_id})
     assert [(t.uri_template, t.name, t.title, t.mime_type) for t in templates] == [
-        ("hms://recordings/{recording_id}", "recording", "Recording", "application/json")
+        ("hms://recordings/{recording_id}", "recording", "Recording", "application/json"),
+        ("hms://rooms/{room_id}/events", "room-events", "Room recording events", "application/json"),
     ]
     content = read.contents[0]
     assert (str(content.uri), content.mime_type) == (f"hms://recordings/{recording_id}", "application/json")
@@ -333,7 +334,7 @@ async def test_run_stdio_serves_one_client_on_stdin_and_stdout_in_either_era(mod
             with pytest.raises(MCPError) as caught:
                 await client.read_resource("hms://recordings/not-an-id")
             era = client.protocol_version
-    assert names[0] == "hms-start-recording" and len(names) == 13
+    assert names[0] == "hms-start-recording" and len(names) == 14
     assert (caught.value.error.code, caught.value.error.message) == (-32602, error_text(bad))
     assert era == ("2025-11-25" if mode == "legacy" else "2026-07-28")
 

@@ -13,8 +13,10 @@ does, the same way for every face). What the MCP answer looks like:
   with the redacted text.
 * ``prompts/get``: an unknown prompt or a missing required argument is ``-32602``.
 * ``subscriptions/listen`` (2026-07-28) is served by the SDK's ``ListenHandler`` on a bus (in memory unless one is
-  given). Nothing is published yet: the lists never change while a server runs. ``resources/subscribe`` stays
-  undeclared.
+  given), and ``resources/subscribe`` / ``resources/unsubscribe`` (2025 era) by
+  :class:`~hms_recordings.faces.subscriptions.LegacySubscriptions` on the same bus: whoever publishes a
+  ``ResourceUpdated`` on it (the server's event hub) reaches subscribers of both eras. The lists never change while a
+  server runs, so nothing publishes a list change.
 
 Every list is built once, when the server is built: the service's inventory is fixed for the server's life.
 """
@@ -22,7 +24,8 @@ Every list is built once, when the server is built: the service's inventory is f
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import mcp.types as types
@@ -37,6 +40,7 @@ from mcp.shared.exceptions import MCPError
 from starlette.applications import Starlette
 
 from hms_recordings.faces.stdio_replies import AnsweringReadStream
+from hms_recordings.faces.subscriptions import LegacySubscriptions
 from hms_recordings.runtime.access import ScopePolicy, principal_of
 from hms_recordings.runtime.compiled import CompiledTool, ResourceListing
 from hms_recordings.runtime.invoker import CallContext, ProgressFn
@@ -338,6 +342,14 @@ def build_mcp_server(
         return types.GetPromptResult(description=rendered.description, messages=messages)
 
     bus: SubscriptionBus = subscriptions if subscriptions is not None else InMemorySubscriptionBus()
+    legacy = LegacySubscriptions(bus)
+
+    @asynccontextmanager
+    async def lifespan(_server: Server[Any]) -> AsyncIterator[dict[str, Any]]:
+        # Entered once per server (the HTTP session manager's run, or stdio's run): the subscribers' pump.
+        async with legacy.running():
+            yield {}
+
     server: Server[Any] = Server(
         info.name,
         version=info.version,
@@ -348,6 +360,9 @@ def build_mcp_server(
         on_list_resources=list_resources,
         on_list_resource_templates=list_templates,
         on_read_resource=read_resource,
+        on_subscribe_resource=legacy.subscribe,
+        on_unsubscribe_resource=legacy.unsubscribe,
+        lifespan=lifespan,
         on_list_prompts=list_prompts,
         on_get_prompt=get_prompt,
         on_subscriptions_listen=ListenHandler(

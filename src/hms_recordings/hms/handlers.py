@@ -19,24 +19,35 @@ Registered under the entry-point group ``hms_recordings.handlers`` and named by 
 
 ``hms.wait-for-recording``
     Polls the recording with exponential backoff until it reaches the awaited state or the time runs out, sending
-    progress notifications, and returns the recording with its assets.
+    progress notifications, and returns the recording with its assets. Each pause between polls ends early when a
+    webhook event for the recording arrives (the runtime's ``Invocation.watch`` on ``hms://recordings/{id}``, fed
+    by the server's event hub on any replica); without webhooks the pauses are slept out, so the wait is correct
+    either way.
+
+``hms.list-recording-events``
+    Reads the server's event log (``Invocation.event_log``), newest first, paginated like the upstream lists.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from hms_recordings.errors import (
     DomainError,
+    ToolInputError,
     UpstreamError,
     UpstreamStatusError,
     UpstreamTimeout,
     UpstreamTransportError,
 )
+from hms_recordings.hms.events import recording_uri
 from hms_recordings.runtime.invoker import Handler, Invocation
+from hms_recordings.runtime.local import Watch
+from hms_recordings.runtime.shaping import paginate
 from hms_recordings.server.audit import list_audit_events
 
-__all__ = ["HANDLERS", "start_recording", "stop_recording", "wait_for_recording"]
+__all__ = ["HANDLERS", "list_recording_events", "start_recording", "stop_recording", "wait_for_recording"]
 
 ACTIVE = ("starting", "running")
 STOPPED = ("stopping", "post_processing", "completed")
@@ -214,7 +225,21 @@ async def wait_for_recording(invocation: Invocation) -> Any:
     max_poll = float(options.get("max_poll", 5.0))
     started = invocation.clock()
     target = STAGES["running"] if until == "running" else STAGES["completed"]
-    recording: Any = None
+    # Armed before the first look: an event that lands between a look and the pause after it still wakes the pause.
+    async with invocation.watch(recording_uri(invocation.args["recording_id"])) as watch:
+        return await _poll(invocation, watch, until, timeout, poll, max_poll, started, target)
+
+
+async def _poll(
+    invocation: Invocation,
+    watch: Watch,
+    until: str,
+    budget: float,
+    poll: float,
+    max_poll: float,
+    started: float,
+    target: int,
+) -> Any:
     while True:
         recording = await invocation.default({"recording_id": invocation.args["recording_id"]})
         status = recording.get("status") if isinstance(recording, dict) else None
@@ -222,7 +247,7 @@ async def wait_for_recording(invocation: Invocation) -> Any:
         # Progress must rise on every notification (MCP requires it), also while the status stays the same: within
         # a stage, the elapsed share of the timeout moves it forward; reaching the awaited state reports the total.
         stage = min(STAGES.get(str(status), 0), target)
-        done = target if _reached(status, until) else max(stage - 1, 0) + min(waited / timeout, 0.99)
+        done = target if _reached(status, until) else max(stage - 1, 0) + min(waited / budget, 0.99)
         message = f"recording {invocation.args['recording_id']} is {status} after {waited:.1f}s"
         await invocation.progress(done, target, message)
         if _reached(status, until):
@@ -232,16 +257,54 @@ async def wait_for_recording(invocation: Invocation) -> Any:
                 "waited_seconds": round(waited, 3),
                 "message": f"recording is {status}",
             }
-        remaining = timeout - waited
+        remaining = budget - waited
         if remaining <= 0:
             return {
                 "recording": recording,
                 "reached": False,
                 "waited_seconds": round(waited, 3),
-                "message": f"still {status} after {timeout:g}s; call hms-wait-for-recording again to keep waiting",
+                "message": f"still {status} after {budget:g}s; call hms-wait-for-recording again to keep waiting",
             }
-        await invocation.sleep(min(poll, remaining))
+        await watch.wait(min(poll, remaining))
         poll = min(poll * 2, max_poll)
+
+
+def _since(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ToolInputError(
+            f"since must be an ISO 8601 time such as 2026-12-01T09:30:00Z, not {text!r}", ["since"]
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+async def list_recording_events(invocation: Invocation) -> Any:
+    log = invocation.event_log
+    if log is None:
+        raise DomainError(
+            "this server keeps no event log: recording events are received by `hms-recordings serve` over HTTP, "
+            "with the 100ms webhook pointed at its REST port (docs/events.md)",
+            kind="unsupported",
+        )
+    args = invocation.args
+    keys = {name: args[name] for name in ("room_id", "recording_id") if args.get(name)}
+    limit = int(args.get("limit", 10))
+    start = args.get("start")
+    rows = await log.query(
+        keys=keys,
+        type=args.get("type"),
+        since=_since(args.get("since")),
+        before=int(start) if start else None,
+        limit=limit,
+    )
+    raw = {"data": list(rows), "last": str(rows[-1]["seq"]) if rows else None}
+    data = invocation.tool.mapper(raw)
+    if isinstance(data, dict):
+        paginate(invocation.tool, args, raw, data)
+    return data
 
 
 HANDLERS: dict[str, Handler] = {
@@ -249,4 +312,5 @@ HANDLERS: dict[str, Handler] = {
     "hms.stop-recording": stop_recording,
     "hms.wait-for-recording": wait_for_recording,
     "hms.list-audit-events": list_audit_events,  # the server's own audit trail (server/audit.py)
+    "hms.list-recording-events": list_recording_events,
 }

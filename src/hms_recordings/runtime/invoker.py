@@ -17,7 +17,8 @@ It never raises for anything a caller or an upstream did: the result is an :clas
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from hms_recordings.errors import (
 from hms_recordings.runtime.arguments import ArgumentLimits, prepare_arguments
 from hms_recordings.runtime.compiled import CompiledTool
 from hms_recordings.runtime.inventory import Inventory
+from hms_recordings.runtime.local import EventLog, Wakeups, Watch
 from hms_recordings.runtime.observe import ActionObserver, ActionRecord, CallObserver
 from hms_recordings.runtime.orchestrate import mock_result, run_steps
 from hms_recordings.runtime.outcome import Outcome, failure_from_exception
@@ -63,6 +65,10 @@ class InvokerSettings:
     actions: Sequence[ActionObserver] = ()
     #: Objects the server lends to handlers by name (:meth:`Invocation.extension`), e.g. the audit store.
     extensions: Mapping[str, Any] = field(default_factory=dict)
+    #: Lent by the server, never looked inside here: what ends a handler's pause early, and the log of received
+    #: events. Without them a pause is a plain sleep and the log is absent (see runtime/local.py).
+    wakeups: Wakeups | None = None
+    event_log: EventLog | None = None
 
 
 class Invocation:
@@ -100,6 +106,33 @@ class Invocation:
 
     async def sleep(self, seconds: float) -> None:
         await self.invoker.upstreams.sleep(seconds)
+
+    @asynccontextmanager
+    async def watch(self, topic: str) -> AsyncIterator[Watch]:
+        """Arm a wake-up on ``topic`` for the block: ``await watch.wait(s)`` pauses at most ``s`` seconds and returns
+        ``True`` when something was signalled on the topic since the watch was armed or last woke. Armed before the
+        handler looks, so a signal between its look and its pause is not missed. Without wake-ups it sleeps."""
+        wakeups = self.invoker.settings.wakeups
+        if wakeups is None:
+            yield _Sleeper(self)
+            return
+        async with wakeups.watch(topic) as watch:
+            yield watch
+
+    @property
+    def event_log(self) -> EventLog | None:
+        return self.invoker.settings.event_log
+
+
+class _Sleeper:
+    """The watch of a service without wake-ups: every pause is slept out (through the sleep seam)."""
+
+    def __init__(self, invocation: Invocation) -> None:
+        self._invocation = invocation
+
+    async def wait(self, seconds: float) -> bool:
+        await self._invocation.sleep(seconds)
+        return False
 
 
 Handler = Callable[[Invocation], Awaitable[Any]]

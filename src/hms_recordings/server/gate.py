@@ -119,8 +119,9 @@ class Access:
     def issuer(self) -> str:
         return self.verifier.issuer
 
-    def layer(self, face: FaceAuth) -> Callable[[ASGIApp], ASGIApp]:
-        exempt = ("/health/live", "/docs")
+    def layer(self, face: FaceAuth, open_paths: tuple[str, ...] = ()) -> Callable[[ASGIApp], ASGIApp]:
+        # open_paths authenticate their callers themselves (the webhook receiver's secret header).
+        exempt = ("/health/live", "/docs", *open_paths)
         return lambda app: OAuthAuth(app, self.verifier, face, exempt=exempt)
 
     def admission(self, resource: str) -> Admission:

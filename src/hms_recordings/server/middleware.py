@@ -441,16 +441,20 @@ def guard(
     *,
     sdk_checked: tuple[str, ...] = (),
     oauth: Callable[[ASGIApp], ASGIApp] | None = None,
+    open_paths: tuple[str, ...] = (),
 ) -> ASGIApp:
     """Request ids and access log (outermost), Host/Origin checks, then inbound auth when a token is configured.
 
     ``sdk_checked``: path prefixes whose Host/Origin check the MCP SDK already makes (it answers in its own format);
     on such a face a 401 is the plain JSON MCP clients expect, elsewhere a problem document. ``oauth`` wraps the app
-    in the OAuth layer (:class:`~hms_recordings.server.oauth.OAuthAuth`) instead of the static bearer check."""
+    in the OAuth layer (:class:`~hms_recordings.server.oauth.OAuthAuth`) instead of the static bearer check.
+    ``open_paths``: paths that authenticate their callers themselves (the webhook receiver's secret header), exempt
+    from the static token."""
     token = settings.bearer_token()
     if oauth is not None:
         app = oauth(app)
     elif token:
-        app = BearerAuth(app, token, exempt=("/health/live", "/docs"), reject=None if sdk_checked else _unauthorized)
+        exempt = ("/health/live", "/docs", *open_paths)
+        app = BearerAuth(app, token, exempt=exempt, reject=None if sdk_checked else _unauthorized)
     app = HostOriginCheck(app, transport_security(settings), exempt=sdk_checked, metrics=metrics)
     return RequestContext(app, metrics=metrics)

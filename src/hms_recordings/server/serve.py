@@ -32,9 +32,11 @@ from hms_recordings.capability.model import Capability
 from hms_recordings.connections import ConnectionTimeouts, uvicorn_options
 from hms_recordings.errors import ConfigError
 from hms_recordings.faces.mcp import build_mcp_server, mcp_http_app, run_stdio
+from hms_recordings.runtime.inventory import Inventory
 from hms_recordings.runtime.redact import Redactor
 from hms_recordings.runtime.service import CapabilityService, Service
 from hms_recordings.server.audit import AuditStore
+from hms_recordings.server.events.wiring import Events, EventsPlug, open_events
 from hms_recordings.server.gate import Access, McpCallGate, open_access
 from hms_recordings.server.health import operations_routes
 from hms_recordings.server.logging import CallLog, configure_logging
@@ -64,6 +66,7 @@ class Hosted:
     capabilities: list[Capability]
     metrics: Metrics = field(default_factory=Metrics)
     access: Access | None = None  # OAuth callers (HMS_RECORDINGS_OAUTH_ISSUER): verifier, scopes, rate limits
+    events: Events | None = None  # the event log, bus and webhook routes, when the capability keeps events
 
     def operations(self) -> list[Route]:
         return operations_routes(self.services, self.metrics)
@@ -100,7 +103,11 @@ def mcp_face(hosted: Hosted, settings: ServeSettings, *, with_ops: bool = True) 
     for a missing or bad token, ``tools/list`` filtered by the token's scopes, and each ``tools/call`` admitted (403
     scope challenge, 429 with ``Retry-After``) before it reaches the SDK."""
     access = hosted.access
-    server = build_mcp_server(hosted.service, scopes=access.policy if access is not None else None)
+    server = build_mcp_server(
+        hosted.service,
+        scopes=access.policy if access is not None else None,
+        subscriptions=hosted.events.bus if hosted.events else None,
+    )
     endpoint = mcp_http_app(
         server,
         stateless=settings.stateless,
@@ -166,15 +173,19 @@ def rest_face(hosted: Hosted, settings: ServeSettings, *, with_ops: bool = True)
     extra: list[BaseRoute] = list(hosted.operations()) if with_ops else []
     for capability in hosted.capabilities:
         extra += _skill_routes(capability, hosted.service)
+    open_paths: tuple[str, ...] = ()
+    if hosted.events is not None:
+        extra += hosted.events.routes(hosted.service)
+        open_paths = hosted.events.open_paths
     access = hosted.access
     if access is None:
         app = build_rest_app(hosted.service, extra_routes=extra, bearer=settings.bearer_token() is not None)
-        return guard(app, settings, hosted.metrics)
+        return guard(app, settings, hosted.metrics, open_paths=open_paths)
     resource = settings.oauth_rest_resource or f"http://{settings.host}:{settings.rest_port}"
     extra.insert(0, _metadata(hosted, access, resource))
     app = build_rest_app(hosted.service, extra_routes=extra, bearer=True, admit=access.admission(resource))
     face = FaceAuth(resource, [access.policy.read], problems=True)
-    return guard(app, settings, hosted.metrics, oauth=access.layer(face))
+    return guard(app, settings, hosted.metrics, oauth=access.layer(face, open_paths))
 
 
 def http_faces(capability: Capability, hosted: Hosted, settings: ServeSettings) -> list[Face]:
@@ -287,6 +298,24 @@ async def _closing(audit: AuditStore | None, access: Access | None) -> AsyncIter
             audit.close()
 
 
+def events_plug(inventory: Inventory) -> EventsPlug | None:
+    """The 100ms webhook plug when the served tools include the event log's reader (docs/events.md), else none."""
+    from hms_recordings.hms.events import EVENTS_HANDLER, STREAM_PATH, WEBHOOK_PATH, parse_envelope, stream_topic
+
+    if not any(tool.tool.handler == EVENTS_HANDLER for tool in inventory.tools.values()):
+        return None
+    return EventsPlug(WEBHOOK_PATH, parse_envelope, STREAM_PATH, stream_topic)
+
+
+@asynccontextmanager
+async def maybe_events(settings: ServeSettings, plug: EventsPlug | None) -> AsyncIterator[Events | None]:
+    if plug is None:
+        yield None
+        return
+    async with open_events(settings, plug) as events:
+        yield events
+
+
 async def run_server(capability: Capability, settings: ServeSettings, *, env: Mapping[str, str] | None = None) -> None:
     """Serve one capability file until stopped (see the module docstring)."""
     configure_logging(settings.log_level, Redactor(), json_lines=settings.json_logs)  # start-up problems, scrubbed
@@ -299,15 +328,24 @@ async def run_server(capability: Capability, settings: ServeSettings, *, env: Ma
     async with (
         _closing(audit, access),
         emulation(settings, "socket", env) as emulated,
-        open_service(inventory, settings, emulated=emulated, env=env, observers=observers) as service,
+        maybe_events(settings, events_plug(inventory)) as events,
+        open_service(
+            inventory,
+            settings,
+            emulated=emulated,
+            env=env,
+            observers=observers,
+            wakeups=events.hub if events else None,
+            event_log=events.store if events else None,
+        ) as service,
     ):
         configure_logging(settings.log_level, service.redactor, json_lines=settings.json_logs)
-        hosted = Hosted(service, [service], [capability], metrics, access)
+        hosted = Hosted(service, [service], [capability], metrics, access, events)
         check_servable([service], what=capability.file or "the built-in capability")
         count = len(service.tools())
         if settings.transport == "stdio":
             logger.info("serving %d tools over stdio", count)
-            await run_stdio(build_mcp_server(service))
+            await run_stdio(build_mcp_server(service, subscriptions=events.bus if events else None))
             return
         faces = http_faces(capability, hosted, settings)
         check_ports(faces)

@@ -54,6 +54,14 @@ the precedence, ``tests/reliability/test_config_resilience.py`` the upstream par
 | upstreams | --upstream NS=URL | - | - | none | http(s) URLs |
 | emulator | --emulator | - | - | off | not with --upstream |
 | single_port | --single-port | - | - | off |  |
+| events_max | - | HMS_RECORDINGS_EVENTS_MAX | - | 100000 | 100-10000000 |
+| events_max_age_days | - | HMS_RECORDINGS_EVENTS_MAX_AGE_DAYS | - | 30 | 0.01-3650 |
+| webhook_header | - | HMS_RECORDINGS_WEBHOOK_HEADER | - | X-Webhook-Secret | an HTTP header name |
+| webhook_secret (secret) | - | HMS_RECORDINGS_WEBHOOK_SECRET | - | none (loopback only) | 16-4096 chars |
+| webhook_max_bytes | - | HMS_RECORDINGS_WEBHOOK_MAX_BYTES | - | 65536 | 1024-1048576 |
+| redis_url (secret) | - | HMS_RECORDINGS_REDIS_URL | - | none (one process) | redis:// or rediss:// |
+| dedupe_ttl | - | HMS_RECORDINGS_DEDUPE_TTL | - | 86400 s | 60-2592000 |
+| sse_max_streams | - | HMS_RECORDINGS_SSE_MAX_STREAMS | - | 256 | 1-10000 |
 
 Why some are flag-only: ``--insecure``, ``--upstream`` and ``--emulator`` change where calls go or who may call, so
 they must be visible on the command line; the inbound token is environment-only because flags show in ``ps``.
@@ -66,8 +74,9 @@ request's line and headers and 30 s for a 1 MiB body (about 35 KB/s) are far bey
 they free a connection held open by one that sends nothing or a byte at a time; 5 s keep-alive is uvicorn's default.
 
 ``call`` uses :class:`CallSettings` (the upstream part: tools, toolsets, read_only, retries, timeouts, concurrency,
-max_result_chars, upstreams, emulator); ``serve`` uses :class:`ServeSettings`, which adds the rest. Built directly
-(``ServeSettings(port=1)``), an object reads neither the environment nor a file: that is for tests and library use.
+max_result_chars, upstreams, emulator; and the event log's file and bounds); ``serve`` uses :class:`ServeSettings`,
+which adds the rest. Built directly (``ServeSettings(port=1)``), an object reads neither the environment nor a file:
+that is for tests and library use.
 """
 
 from __future__ import annotations
@@ -92,6 +101,7 @@ from pydantic_settings.sources.utils import parse_env_vars
 from hms_recordings.capability.model import Capability
 from hms_recordings.errors import ConfigError
 from hms_recordings.runtime.invoker import InvokerSettings
+from hms_recordings.runtime.local import EventLog, Wakeups
 from hms_recordings.runtime.upstream import DEFAULT_MAX_RESPONSE_BYTES, RetryPolicy, Timeouts
 
 __all__ = ["ENV_PREFIX", "CallSettings", "ServeSettings", "default_events_db", "is_loopback", "parse_upstreams"]
@@ -100,7 +110,7 @@ ENV_PREFIX = "HMS_RECORDINGS_"
 #: Fields no environment variable may set (see the module docstring for why).
 FLAG_ONLY = frozenset({"insecure", "upstreams", "emulator", "single_port"})
 #: Fields only the environment may set: secrets never travel as flags.
-ENV_ONLY = frozenset({"auth_token", "allowed_hosts"})
+ENV_ONLY = frozenset({"auth_token", "allowed_hosts", "webhook_secret", "redis_url"})
 #: A scope token as RFC 6749 §3.3 spells it.
 SCOPE_NAME = r"^[\x21\x23-\x5b\x5d-\x7e]+$"
 URL = r"^https?://[^\s]+$"
@@ -210,6 +220,8 @@ class CallSettings(BaseSettings):
     # The event log's database, which also holds the audit trail (server/audit.py).
     events_db: str | None = Field(None, min_length=1, max_length=4096)
     audit_max_rows: int = Field(100_000, ge=100, le=100_000_000)
+    events_max: int = Field(100_000, ge=100, le=10_000_000)
+    events_max_age_days: float = Field(30.0, ge=0.01, le=3650, allow_inf_nan=False)
 
     #: Where each field may come from in the capability file (for error messages); subclasses extend it.
     FILE_FIELDS: ClassVar[dict[str, str]] = {}
@@ -285,17 +297,31 @@ class CallSettings(BaseSettings):
     def timeouts(self) -> Timeouts:
         return Timeouts(connect=self.timeout_connect, read=self.timeout_read)
 
-    def invoker_settings(self, observers: tuple[Any, ...] = (), lent: tuple[Any, ...] = ()) -> InvokerSettings:
-        """``lent``: objects told of state-changing calls (``on_action``) or lent to handlers (``extension_name``)."""
+    def invoker_settings(
+        self,
+        observers: tuple[Any, ...] = (),
+        lent: tuple[Any, ...] = (),
+        *,
+        wakeups: Wakeups | None = None,
+        event_log: EventLog | None = None,
+    ) -> InvokerSettings:
+        """``lent``: objects told of state-changing calls (``on_action``) or lent to handlers (``extension_name``);
+        ``wakeups`` and ``event_log``: the server's event hub and log, lent to handlers (runtime/local.py)."""
         return InvokerSettings(
             max_result_chars=self.max_result_chars,
             observers=observers,
             actions=tuple(o for o in lent if hasattr(o, "on_action")),
             extensions={o.extension_name: o for o in lent if isinstance(getattr(o, "extension_name", None), str)},
+            wakeups=wakeups,
+            event_log=event_log,
         )
 
     def events_db_path(self) -> str:
         return self.events_db or default_events_db()
+
+    def events_path(self) -> str:
+        """Where the event log lives: the same file as the audit trail (``HMS_RECORDINGS_EVENTS_DB``)."""
+        return self.events_db_path()
 
     def selection(self) -> dict[str, Any]:
         """The arguments of :meth:`~hms_recordings.runtime.inventory.Inventory.select`."""
@@ -337,6 +363,13 @@ class ServeSettings(CallSettings):
     jwks_refetch_interval: float = Field(30.0, ge=1, le=3600, allow_inf_nan=False)
     rate_limit: float = Field(120.0, ge=1, le=100_000, allow_inf_nan=False)
     rate_burst: int = Field(30, ge=1, le=10_000)
+    # Recording events (docs/events.md): the webhook receiver, replicas (the log's settings are CallSettings').
+    webhook_header: str = Field("X-Webhook-Secret", pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+    webhook_secret: SecretStr | None = Field(None, min_length=16, max_length=4096)
+    webhook_max_bytes: int = Field(65_536, ge=1024, le=1_048_576)
+    redis_url: SecretStr | None = Field(None, min_length=8, max_length=4096)
+    dedupe_ttl: int = Field(86_400, ge=60, le=2_592_000)
+    sse_max_streams: int = Field(256, ge=1, le=10_000)
 
     FILE_FIELDS: ClassVar[dict[str, str]] = {
         "transport": "exposes[mcp].transport",
@@ -375,6 +408,8 @@ class ServeSettings(CallSettings):
 
     def check(self) -> None:
         super().check()
+        if self.redis_url is not None and not self.redis_url.get_secret_value().startswith(("redis://", "rediss://")):
+            raise ConfigError("HMS_RECORDINGS_REDIS_URL must start with redis:// or rediss://")
         if (self.oauth_issuer is None) != (self.oauth_audience is None):
             raise ConfigError(
                 "HMS_RECORDINGS_OAUTH_ISSUER and HMS_RECORDINGS_OAUTH_AUDIENCE go together: set both to accept OAuth "

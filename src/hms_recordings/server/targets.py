@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from hms_recordings.capability.model import Capability
 from hms_recordings.errors import ConfigError
 from hms_recordings.runtime.inventory import Inventory, compile_inventory
+from hms_recordings.runtime.local import EventLog, Wakeups
 from hms_recordings.runtime.service import CapabilityService, build_service
 from hms_recordings.runtime.upstreams import UpstreamSettings
 from hms_recordings.server.settings import CallSettings
@@ -95,14 +96,18 @@ async def open_service(
     env: Mapping[str, str] | None = None,
     observers: Sequence[Any] = (),
     check_credentials: bool = True,
+    wakeups: Wakeups | None = None,
+    event_log: EventLog | None = None,
 ) -> AsyncIterator[CapabilityService]:
-    """A service on ``inventory``, closed when the block exits; missing upstream credentials refuse to start."""
+    """A service on ``inventory``, closed when the block exits; missing upstream credentials refuse to start.
+
+    ``wakeups`` and ``event_log`` are lent to handlers (a server's event hub and log, see runtime/local.py)."""
     capability = inventory.capability
     observed = tuple(o for o in observers if hasattr(o, "on_call"))
     service = build_service(
         inventory,
         upstream_settings(capability, settings, emulated=emulated, env=env, observers=observers),
-        settings.invoker_settings(observed, tuple(observers)),
+        settings.invoker_settings(observed, tuple(observers), wakeups=wakeups, event_log=event_log),
     )
     async with service:
         problems = service.credential_problems()
