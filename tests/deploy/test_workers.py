@@ -1,0 +1,69 @@
+"""``serve --workers 2``: one port, two processes answering, 1,000 calls from 32 clients of both eras, 0 errors."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client
+
+from tests.deploy.servers import MODERN, ServeProcess
+from tests.paths import SEED
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+CLIENTS = 32
+CALLS = 1000
+
+
+async def test_two_workers_on_one_port_serve_a_thousand_calls_from_32_clients_without_an_error(
+    tmp_path: Path,
+) -> None:
+    serve = ServeProcess(
+        ["--workers", "2", "--emulator", "--port", "0", "--log-level", "DEBUG", "--json-logs", "--drain-grace", "0"],
+        tmp_path / "serve.log",
+    ).start()
+    try:
+        port = await serve.port()
+        await serve.ready(port)
+        errors: list[str] = []
+        done: list[int] = []
+
+        async def client(index: int) -> None:
+            share = CALLS // CLIENTS + (1 if index < CALLS % CLIENTS else 0)  # 1,000 calls in all
+            mode = "legacy" if index % 2 else MODERN  # half 2025-11-25 (stateless), half 2026-07-28
+            async with Client(f"http://127.0.0.1:{port}/mcp", mode=mode) as session:  # type: ignore[arg-type]
+                for n in range(share):
+                    tool, args = ("hms-list-recordings", {}) if n % 2 else ("hms-list-recording-assets", {"limit": 10})
+                    result = await session.call_tool(tool, args)
+                    if result.is_error:
+                        errors.append(f"{tool}: {result.content}")
+                    done.append(1)
+
+        with anyio.fail_after(240):
+            async with anyio.create_task_group() as tg:
+                for index in range(CLIENTS):
+                    tg.start_soon(client, index)
+        assert errors == []
+        assert len(done) == CALLS
+        serve.signal(signal.SIGTERM)
+        assert await serve.exit_code() == 0
+        per_worker = serve.calls_per_pid()
+        banner = serve.text()
+    finally:
+        serve.kill()
+    assert "stateless: 2 worker processes cannot share a session" in banner
+    assert sum(per_worker.values()) == CALLS  # every call finished in a worker, and was logged once
+    assert len(per_worker) == 2, per_worker  # both workers answered
+    assert serve.process is not None and serve.process.pid not in per_worker  # the supervisor serves nothing
+
+
+async def test_workers_refuse_the_stdio_transport_and_several_files(tmp_path: Path) -> None:
+    stdio = ServeProcess(["--workers", "2", "--transport", "stdio"], tmp_path / "stdio.log").start()
+    assert await stdio.exit_code() == 3
+    assert "--workers needs the http transport" in stdio.text()
+    several = ServeProcess(["--workers", "2", str(SEED), str(SEED), "--single-port"], tmp_path / "many.log").start()
+    assert await several.exit_code() == 3
+    assert "--workers serves one capability file" in several.text()
