@@ -22,7 +22,20 @@ async def test_two_workers_on_one_port_serve_a_thousand_calls_from_32_clients_wi
     tmp_path: Path,
 ) -> None:
     serve = ServeProcess(
-        ["--workers", "2", "--emulator", "--port", "0", "--log-level", "DEBUG", "--json-logs", "--drain-grace", "0"],
+        [
+            "--workers",
+            "2",
+            "--emulator",
+            "--port",
+            "0",
+            "--rest-port",
+            "0",
+            "--log-level",
+            "DEBUG",
+            "--json-logs",
+            "--drain-grace",
+            "0",
+        ],
         tmp_path / "serve.log",
     ).start()
     try:
