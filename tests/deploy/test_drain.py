@@ -86,7 +86,7 @@ async def test_sigterm_turns_ready_false_then_refuses_new_connections_and_finish
                 live = await probe.get(f"http://127.0.0.1:{port}/health/live")
             marks["not_ready"] = time.monotonic()
             with anyio.fail_after(10):
-                while not await refuses_connections(port):
+                while not await refuses_connections(port):  # noqa: ASYNC110 - bounded; no event
                     await anyio.sleep(0.02)
             marks["refused"] = time.monotonic()
         code = await serve.exit_code()
