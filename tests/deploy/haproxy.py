@@ -1,10 +1,7 @@
 """A real HAProxy (Debian's package; ``scripts/check`` installs it where missing) in front of ``serve`` backends.
 
-The configuration is the one ``docs/deploy.md`` shows: per-request round robin, health checks on ``/health/ready``
-every 200 ms (two failures take a backend out, well inside ``serve``'s 1 s drain grace here; one success puts it
-back; a check may take 2 s, since readiness reads the upstream once), and a failed connection or an empty answer
-retried on the other backend (``retry-on`` + ``option redispatch``). Tool calls that change something are safe to
-retry there only because the balancer retries a request that no backend answered; the test drives read-only tools.
+The configuration is ``examples/deploy/haproxy.cfg``, the file ``docs/deploy.md`` shows: per-request round robin,
+health checks on ``/health/ready``, and a request that no backend answered retried on another one.
 """
 
 from __future__ import annotations
@@ -19,42 +16,24 @@ from pathlib import Path
 import anyio
 import httpx2
 
-__all__ = ["HAProxy", "haproxy_config"]
+__all__ = ["EXAMPLE", "HAProxy", "haproxy_config"]
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "deploy" / "haproxy.cfg"
 
 
 def haproxy_config(front: int, stats: int, backends: dict[str, int]) -> str:
-    servers = "\n".join(f"    server {name} 127.0.0.1:{port} check" for name, port in backends.items())
-    return f"""\
-global
-    maxconn 1024
-
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 30s
-    timeout server 30s
-    timeout check 2s
-    retries 3
-    option redispatch 1
-    retry-on conn-failure empty-response response-timeout
-
-frontend mcp
-    bind 127.0.0.1:{front}
-    default_backend serve
-
-backend serve
-    balance roundrobin
-    option httpchk
-    http-check send meth GET uri /health/ready ver HTTP/1.1 hdr Host 127.0.0.1:{front}
-    http-check expect status 200
-    default-server inter 200ms fall 2 rise 1
-{servers}
-
-frontend stats
-    bind 127.0.0.1:{stats}
-    stats enable
-    stats uri /stats
-"""
+    """``examples/deploy/haproxy.cfg`` (the file docs/deploy.md shows) with the test's free ports put in."""
+    text = EXAMPLE.read_text()
+    a, b = backends["a"], backends["b"]
+    for old, new in (
+        ("127.0.0.1:8080", front),
+        ("127.0.0.1:8404", stats),
+        ("127.0.0.1:9100", a),
+        ("127.0.0.1:9101", b),
+    ):
+        assert old in text, f"{EXAMPLE} no longer has {old}"
+        text = text.replace(old, f"127.0.0.1:{new}")
+    return text
 
 
 def haproxy_binary() -> str:

@@ -33,7 +33,7 @@ async def emulator() -> AsyncIterator[RunningEmulator]:
 
 def backend(emulator: RunningEmulator, port: int, log: Path) -> ServeProcess:
     args = ["--port", str(port), "--rest-port", "0", "--stateless", "--upstream", f"recordings={emulator.api_url}"]
-    args += ["--drain-grace", "1", "--log-level", "DEBUG", "--json-logs"]
+    args += ["--log-level", "DEBUG", "--json-logs"]  # the default --drain-grace (2 s), as docs/deploy.md runs it
     return ServeProcess(args, log, env=server_env(HMS_RECORDINGS_STATE_KEY=KEY)).start()
 
 
