@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import signal
 from pathlib import Path
 
@@ -80,3 +82,33 @@ async def test_workers_refuse_the_stdio_transport_and_several_files(tmp_path: Pa
     several = ServeProcess(["--workers", "2", str(SEED), str(SEED), "--single-port"], tmp_path / "many.log").start()
     assert await several.exit_code() == 3
     assert "--workers serves one capability file" in several.text()
+
+
+def worker_pids(supervisor: int) -> list[int]:
+    """The supervisor's worker processes, oldest first (its multiprocessing resource tracker left out)."""
+    children = [int(p) for p in Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()]
+    return [p for p in children if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
+
+
+def running(pids: list[int]) -> list[int]:
+    return [p for p in pids if Path(f"/proc/{p}").exists()]
+
+
+async def test_a_worker_that_dies_stops_the_others_and_serve_fails_naming_it(tmp_path: Path) -> None:
+    serve = ServeProcess(
+        ["--workers", "2", "--emulator", "--port", "0", "--rest-port", "0"], tmp_path / "s.log"
+    ).start()
+    try:
+        await serve.ready(await serve.port())
+        assert serve.process is not None
+        workers = worker_pids(serve.process.pid)
+        assert len(workers) >= 2
+        os.kill(workers[-1], signal.SIGKILL)
+        code = await serve.exit_code()
+        text = serve.text()
+        alive = running(workers[:-1])
+    finally:
+        serve.kill()
+    assert code == 3
+    assert re.search(r"worker \d exited with code -9; the other workers were stopped", text), text
+    assert alive == []
