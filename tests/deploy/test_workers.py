@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import signal
 from pathlib import Path
 
 import anyio
+import httpx2
 import pytest
 from mcp import Client
 
-from tests.deploy.servers import MODERN, ServeProcess
+from hms_recordings.errors import ConfigError
+from hms_recordings.server.settings import ServeSettings
+from hms_recordings.server.workers import serve_workers
+from tests.deploy.servers import MODERN, ServeProcess, free_port, modern_call
 from tests.paths import SEED
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -112,3 +117,42 @@ async def test_a_worker_that_dies_stops_the_others_and_serve_fails_naming_it(tmp
     assert code == 3
     assert re.search(r"worker \d exited with code -9; the other workers were stopped", text), text
     assert alive == []
+
+
+def leaves(group: BaseExceptionGroup[ConfigError]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out += leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return out
+
+
+async def test_the_supervisor_in_this_process_serves_through_its_workers_until_one_dies() -> None:
+    # The supervisor runs here (not in a child) so that its code is measured by the coverage run like the rest.
+    port = free_port()
+    settings = ServeSettings(workers=2, emulator=True, port=port, rest_port=0, drain_grace=0)
+    failures: list[str] = []
+
+    async def supervise() -> None:
+        try:
+            await serve_workers(None, settings)
+        except* ConfigError as group:  # the emulator's task group wraps it, as it does for the CLI (which unwraps)
+            failures.extend(str(leaf) for leaf in leaves(group))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(supervise)
+        async with httpx2.AsyncClient() as http:
+            with anyio.fail_after(60):
+                while True:
+                    try:
+                        if (await http.get(f"http://127.0.0.1:{port}/health/ready")).status_code == 200:
+                            break
+                    except httpx2.TransportError:
+                        pass
+                    await anyio.sleep(0.05)
+            answer = await modern_call(http, f"http://127.0.0.1:{port}/mcp", "hms-list-recordings", {})
+        workers = [p for p in multiprocessing.active_children() if p.name.startswith("hms-recordings-worker")]
+        assert len(workers) == 2 and workers[0].pid is not None
+        os.kill(workers[0].pid, signal.SIGKILL)
+    assert answer["result"]["isError"] is False
+    assert failures == [f"worker {workers[0].name[-1]} exited with code -9; the other workers were stopped"]
+    assert [p for p in multiprocessing.active_children() if p.name.startswith("hms-recordings-worker")] == []
