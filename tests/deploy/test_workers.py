@@ -126,7 +126,9 @@ def leaves(group: BaseExceptionGroup[ConfigError]) -> list[BaseException]:
     return out
 
 
-async def test_the_supervisor_in_this_process_serves_through_its_workers_until_one_dies() -> None:
+async def test_the_supervisor_in_this_process_serves_through_its_workers_until_one_dies(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     # The supervisor runs here (not in a child) so that its code is measured by the coverage run like the rest.
     port = free_port()
     settings = ServeSettings(workers=2, emulator=True, port=port, rest_port=0, drain_grace=0)
@@ -141,13 +143,10 @@ async def test_the_supervisor_in_this_process_serves_through_its_workers_until_o
     async with anyio.create_task_group() as tg:
         tg.start_soon(supervise)
         async with httpx2.AsyncClient() as http:
+            seen = ""
             with anyio.fail_after(60):
-                while True:
-                    try:
-                        if (await http.get(f"http://127.0.0.1:{port}/health/ready")).status_code == 200:
-                            break
-                    except httpx2.TransportError:
-                        pass
+                while "worker processes on one port" not in seen:  # the banner: every worker listens
+                    seen += capsys.readouterr().err
                     await anyio.sleep(0.05)
             answer = await modern_call(http, f"http://127.0.0.1:{port}/mcp", "hms-list-recordings", {})
         workers = [p for p in multiprocessing.active_children() if p.name.startswith("hms-recordings-worker")]

@@ -125,16 +125,18 @@ def _signal_all(processes: list[BaseProcess], signum: int) -> None:
 async def _supervise(processes: list[BaseProcess]) -> int | None:
     """Forward signals until every worker has stopped; the index of a worker that stopped by itself, if any."""
     crashed: list[int] = []
+    asked: list[int] = []  # signals forwarded: a worker that exits after one was asked to
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with anyio.create_task_group() as tg:
 
             async def forward() -> None:
                 async for signum in signals:
+                    asked.append(signum)
                     _signal_all(processes, signum)
 
             tg.start_soon(forward)
             while any(p.is_alive() for p in processes):
-                if not crashed:
+                if not crashed and not asked:
                     gone = [i for i, p in enumerate(processes) if not p.is_alive()]
                     if gone:  # nobody asked it to stop: stop the rest and say so
                         crashed.append(gone[0])
