@@ -121,11 +121,23 @@ KINDS: dict[str, Kind] = {
         "the request's Host or Origin header is not one this server answers",
         "call it by an allowed name (loopback, --host, or HMS_RECORDINGS_ALLOWED_HOSTS)",
     ),
+    "draining": Kind(
+        "this server is stopping (SIGTERM): /health/ready says so while calls in flight finish",
+        "send new calls to another replica; a load balancer does so once its health check sees this",
+    ),
 }
 
 #: Kinds only the HTTP faces produce: the request never reached a tool (the CLI and MCP tools never see them).
 HTTP_ONLY = frozenset(
-    {"no_route", "method_not_allowed", "unauthorized", "host_not_allowed", "invalid_token", "caller_rate_limited"}
+    {
+        "no_route",
+        "method_not_allowed",
+        "unauthorized",
+        "host_not_allowed",
+        "invalid_token",
+        "caller_rate_limited",
+        "draining",
+    }
 )
 
 
