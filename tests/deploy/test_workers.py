@@ -155,3 +155,20 @@ async def test_the_supervisor_in_this_process_serves_through_its_workers_until_o
     assert answer["result"]["isError"] is False
     assert failures == [f"worker {workers[0].name[-1]} exited with code -9; the other workers were stopped"]
     assert [p for p in multiprocessing.active_children() if p.name.startswith("hms-recordings-worker")] == []
+
+
+async def test_workers_of_a_killed_supervisor_drain_and_exit_instead_of_serving_on(tmp_path: Path) -> None:
+    serve = ServeProcess(
+        ["--workers", "2", "--emulator", "--port", "0", "--rest-port", "0"], tmp_path / "k.log"
+    ).start()
+    try:
+        await serve.port()  # every worker listens
+        assert serve.process is not None
+        workers = worker_pids(serve.process.pid)
+        serve.kill()  # SIGKILL: the supervisor cannot forward anything
+        with anyio.fail_after(30):
+            while running(workers):  # noqa: ASYNC110 - bounded polling: a process offers no event
+                await anyio.sleep(0.1)
+    finally:
+        serve.kill()
+    assert running(workers) == []

@@ -28,6 +28,8 @@ import queue
 import secrets
 import signal
 import socket
+import threading
+import time
 from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -52,6 +54,8 @@ logger = logging.getLogger("hms_recordings.server")
 START_TIMEOUT = 60.0
 #: Seconds beyond the drain settings that a stopping worker gets before it is killed.
 STOP_MARGIN = 10.0
+#: Seconds between a worker's checks that its supervisor is still alive.
+ORPHAN_CHECK = 0.5
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ def _worker_main(
 ) -> None:  # pragma: no cover - runs in the spawned process; the workers test drives it for real
     """A worker's life: its own process group, the file loaded, the server run until a signal stops it."""
     os.setpgrp()  # a terminal's Ctrl-C goes to the supervisor only, which forwards it once
+    _drain_when_orphaned(os.getppid())
     from hms_recordings.capability.loader import load_file
 
     def announce(lines: list[str]) -> None:
@@ -78,6 +83,17 @@ def _worker_main(
     except ConfigError as exc:
         reports.put(_Report(worker, "failed", (str(exc),)))
         raise SystemExit(3) from None
+
+
+def _drain_when_orphaned(supervisor: int) -> None:  # pragma: no cover - runs in the spawned process
+    """A worker whose supervisor died (``kill -9``) drains itself instead of serving on forever, out of its group."""
+
+    def watch() -> None:
+        while os.getppid() == supervisor:
+            time.sleep(ORPHAN_CHECK)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
 def _held_port(host: str) -> socket.socket:
