@@ -50,8 +50,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from hms_recordings.server.serve import run_server
     from hms_recordings.server.settings import ServeSettings
 
-    capability = _load(args.files[0] if args.files else None)
+    file = args.files[0] if args.files else None
+    capability = _load(file)
     settings = ServeSettings.build(capability, flags=vars(args))
+    if settings.workers > 1:
+        from hms_recordings.server.workers import serve_workers
+
+        anyio.run(serve_workers, file, settings)
+        return EXIT_OK
     anyio.run(run_server, capability, settings)
     return EXIT_OK
 
@@ -363,6 +369,13 @@ def build_parser(*, emulator_options: bool = True) -> argparse.ArgumentParser:
         "--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log threshold (WARNING)"
     )
     serve.add_argument("--json-logs", action="store_true", default=None, help="one JSON object per log line")
+    serve.add_argument(
+        "--workers", type=int, metavar="N", help="processes serving one port, each on a core (1; >1 is stateless)"
+    )
+    serve.add_argument(
+        "--drain-grace", type=float, metavar="S", help="on SIGTERM, seconds not ready before listeners close (2)"
+    )
+    serve.add_argument("--drain-timeout", type=float, metavar="S", help="then seconds for calls in flight (30)")
     serve.set_defaults(func=cmd_serve)
 
     tools = sub.add_parser("tools", help="show the tool surface")

@@ -126,6 +126,10 @@ KINDS: dict[str, Kind] = {
         "add the header named by HMS_RECORDINGS_WEBHOOK_HEADER with HMS_RECORDINGS_WEBHOOK_SECRET to the webhook",
     ),
     "busy": Kind("the server cannot take this request now", "retry after the seconds the `Retry-After` header says"),
+    "draining": Kind(
+        "this server is stopping (SIGTERM): /health/ready says so while calls in flight finish",
+        "send new calls to another replica; a load balancer does so once its health check sees this",
+    ),
 }
 
 #: Kinds only the HTTP faces produce: the request never reached a tool (the CLI and MCP tools never see them).
@@ -139,6 +143,7 @@ HTTP_ONLY = frozenset(
         "caller_rate_limited",
         "webhook_secret",
         "busy",
+        "draining",
     }
 )
 

@@ -226,6 +226,7 @@ def build_mcp_server(
     max_listen_streams: int = DEFAULT_MAX_LISTEN_STREAMS,
     max_buffered_events: int = DEFAULT_MAX_BUFFERED_EVENTS,
     scopes: ScopePolicy | None = None,
+    state_keys: Sequence[str] | None = None,
 ) -> Server[Any]:
     """An MCP server for ``service``, for any transport (stdio, Streamable HTTP) and both protocol eras.
 
@@ -236,7 +237,11 @@ def build_mcp_server(
     ``scopes``: when the hosting layer authenticates callers (OAuth), ``tools/list`` shows a caller only the tools
     its token's scopes allow, and a call beyond them is an ``insufficient_scope`` tool error (over HTTP the hosting
     layer has normally answered such a call with a 403 before it gets here). A request without a principal (stdio,
-    the static token) sees every tool."""
+    the static token) sees every tool.
+
+    ``state_keys`` is the ring that seals and unseals ``requestState`` (the first key seals, all unseal): replicas
+    given the same ring accept each other's state, so any of them answers the next round of a 2026-07-28 request;
+    without it a key generated now and held only by this process is used."""
     info = service.info
     tools = list(service.tools())
     # Lists are sent as ready wire mappings, built once: the inventory does not change while the server runs.
@@ -372,9 +377,10 @@ def build_mcp_server(
     # Registered by method because they return wire mappings, which the constructor's typed parameters do not allow.
     server.add_request_handler("tools/list", types.PaginatedRequestParams, list_tools)
     server.add_request_handler("tools/call", types.CallToolRequestParams, call_tool)
-    # As MCPServer does: this server never mints a requestState, so any that arrives is refused (-32602) at the
-    # boundary instead of reaching a handler. Inside the SDK's OpenTelemetry middleware, which stays first.
-    server.middleware.append(RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience=info.name))
+    # As MCPServer does: a requestState is verified at the boundary (-32602 when it was not sealed under our ring)
+    # before any handler sees it. Inside the SDK's OpenTelemetry middleware, which stays first.
+    security = RequestStateSecurity(keys=list(state_keys)) if state_keys else RequestStateSecurity.ephemeral()
+    server.middleware.append(RequestStateBoundary(security, default_audience=info.name))
     return server
 
 

@@ -3,12 +3,14 @@
 Live is 200 while the process serves and calls nothing. Ready is 200 only when each consumed API of each served file
 answers one cheap read (the first ``GET`` operation that needs no caller input) with our credential accepted; else a
 503 problem naming the reason. The probe is not retried and is bounded by :data:`READY_TIMEOUT`, so a load balancer's
-check never hangs.
+check never hangs. A draining server (``SIGTERM`` received, :class:`Drain`) is not ready, without probing anything:
+that is how a balancer learns to send it nothing new before its listeners close.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import anyio
 from starlette.requests import Request
@@ -20,9 +22,20 @@ from hms_recordings.runtime.outcome import ErrorInfo, failure_from_exception
 from hms_recordings.runtime.service import CapabilityService
 from hms_recordings.server.metrics import Metrics
 
-__all__ = ["READY_TIMEOUT", "operations_routes", "probe_operations", "readiness"]
+__all__ = ["READY_TIMEOUT", "Drain", "operations_routes", "probe_operations", "readiness"]
 
 READY_TIMEOUT = 5.0  # seconds for the readiness probe's one upstream read per consumed API
+
+
+@dataclass
+class Drain:
+    """Whether this server is draining: set once, on ``SIGTERM``, and read by every readiness check."""
+
+    draining: bool = False
+    closes_in: float = 0.0  # seconds from the signal to the listeners' closing, for the 503's message
+
+    def begin(self, grace: float) -> None:
+        self.draining, self.closes_in = True, grace
 
 
 def probe_operations(service: CapabilityService) -> list[str]:
@@ -59,13 +72,18 @@ async def readiness(services: Sequence[CapabilityService]) -> tuple[list[str], E
     return checked, None
 
 
-def operations_routes(services: Sequence[CapabilityService], metrics: Metrics) -> list[Route]:
-    """``/health/live``, ``/health/ready`` and ``/metrics`` of one server."""
+def operations_routes(
+    services: Sequence[CapabilityService], metrics: Metrics, drain: Drain | None = None
+) -> list[Route]:
+    """``/health/live``, ``/health/ready`` and ``/metrics`` of one server (ready is false while ``drain`` is set)."""
 
     async def live(request: Request) -> Response:
         return JSONResponse({"status": "live"})
 
     async def ready(request: Request) -> Response:
+        if drain is not None and drain.draining:
+            message = f"not ready: draining (stopping; listeners close {drain.closes_in:g}s after the signal)"
+            return problem_response("draining", 503, message, extra={"checked": []})
         checked, failure = await readiness(services)
         if failure is None:
             return JSONResponse({"status": "ready", "checked": checked})

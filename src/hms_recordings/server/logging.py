@@ -1,7 +1,8 @@
 """Logging set-up: everything on stderr (stdout belongs to JSON-RPC on stdio), every record scrubbed of secrets.
 
-``--json-logs`` (or ``HMS_RECORDINGS_JSON_LOGS=1``) writes one JSON object per line. Every record written while an
-HTTP request is handled carries that request's id (``request_id``), read from
+``--json-logs`` (or ``HMS_RECORDINGS_JSON_LOGS=1``) writes one JSON object per line, with the writing process's
+id (``pid``: with ``--workers`` several processes share one stderr, and the id says which worker served a call).
+Every record written while an HTTP request is handled carries that request's id (``request_id``), read from
 :func:`hms_recordings.faces.problems.current_request_id`, so an error a user reports can be found in the log.
 """
 
@@ -28,6 +29,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,
         }
         for key in ("request_id", "tool", "outcome", "duration_ms"):
             value = getattr(record, key, None)

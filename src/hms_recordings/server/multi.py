@@ -84,6 +84,8 @@ def plan_serving(args: argparse.Namespace | Mapping[str, Any], env: Mapping[str,
         raise ConfigError(
             "HMS_RECORDINGS_OAUTH_ISSUER serves one capability file per process for now; start one serve per file"
         )
+    if common.workers > 1:
+        raise ConfigError("--workers serves one capability file; start one `serve FILE --workers N` per file")
     unknown = sorted(ns for ns in common.upstreams if not any(ns in cap.consumes for cap in capabilities))
     if unknown:
         raise ConfigError(f"--upstream names {', '.join(unknown)}, which none of the files consumes")
@@ -207,15 +209,22 @@ async def _run(served: list[Served]) -> None:
         configure_logging(first.log_level, redactor, json_lines=first.json_logs)
         if not single:
             faces: list[tuple[Served, str, Face]] = []
+            hosts: list[Hosted] = []
             for item, service, metrics in zip(served, services, per_file, strict=True):
                 hosted = Hosted(service, [service], [item.capability], metrics)
+                hosts.append(hosted)
                 label = f"{item.file} ({len(service.tools())} tools)"
                 faces += [(item, label, face) for face in http_faces(item.capability, hosted, item.settings)]
             check_servable(services, what="any of the files")
             banner(
                 [f"{face.name} of {label} on http://{item.settings.host}:{face.port}" for item, label, face in faces]
             )
-            await serve_all([http_server(face.app, item.settings, face.port) for item, _label, face in faces])
+            drains = list({id(h.drain): h.drain for h in hosts}.values())
+            await serve_all(
+                [http_server(face.app, item.settings, face.port) for item, _label, face in faces],
+                drains=drains,
+                grace=first.drain_grace,
+            )
             return
         combined = combine([(item.file, service) for item, service in zip(served, services, strict=True)])
         hosted = Hosted(combined, services, [item.capability for item in served], per_file[0])  # shared by all
@@ -226,7 +235,7 @@ async def _run(served: list[Served]) -> None:
         count = len(combined.tools())
         server = http_server(mcp_face(hosted, first), first, first.port)
         banner([f"MCP on http://{first.host}:{first.port}/mcp, {count} tools from {len(services)} files"])
-        await serve_all([server])
+        await serve_all([server], drains=[hosted.drain], grace=first.drain_grace)
 
 
 def serve_many(args: argparse.Namespace) -> int:

@@ -10,15 +10,22 @@ One bad declaration does not take the file down: an entry the inventory could no
 REST face cannot route, is logged (``not served: ...``) and the rest is served. Start-up fails only when nothing at
 all can be served, or when ``--strict`` asks for every entry. Where upstream calls go is
 :mod:`hms_recordings.server.targets`' business.
+
+Stopping: ``SIGTERM`` drains. ``/health/ready`` answers 503 at once while calls are still served; ``drain_grace``
+seconds later the listeners close (new connections are refused) and calls in flight get ``drain_timeout`` seconds to
+finish. ``SIGINT`` (Ctrl-C) skips the grace; a second one does not wait for calls either. ``--workers N`` runs this
+same server in N processes on one port (:mod:`hms_recordings.server.workers`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import signal
+import socket
 import sys
 import threading
-from collections.abc import AsyncIterator, Generator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -38,7 +45,7 @@ from hms_recordings.runtime.service import CapabilityService, Service
 from hms_recordings.server.audit import AuditStore
 from hms_recordings.server.events.wiring import Events, EventsPlug, open_events
 from hms_recordings.server.gate import Access, McpCallGate, open_access
-from hms_recordings.server.health import operations_routes
+from hms_recordings.server.health import Drain, operations_routes
 from hms_recordings.server.logging import CallLog, configure_logging
 from hms_recordings.server.metrics import Metrics
 from hms_recordings.server.middleware import SessionFairness, guard, transport_security
@@ -67,9 +74,10 @@ class Hosted:
     metrics: Metrics = field(default_factory=Metrics)
     access: Access | None = None  # OAuth callers (HMS_RECORDINGS_OAUTH_ISSUER): verifier, scopes, rate limits
     events: Events | None = None  # the event log, bus and webhook routes, when the capability keeps events
+    drain: Drain = field(default_factory=Drain)
 
     def operations(self) -> list[Route]:
-        return operations_routes(self.services, self.metrics)
+        return operations_routes(self.services, self.metrics, self.drain)
 
 
 @dataclass(frozen=True)
@@ -107,10 +115,11 @@ def mcp_face(hosted: Hosted, settings: ServeSettings, *, with_ops: bool = True) 
         hosted.service,
         scopes=access.policy if access is not None else None,
         subscriptions=hosted.events.bus if hosted.events else None,
+        state_keys=settings.state_keys(),
     )
     endpoint = mcp_http_app(
         server,
-        stateless=settings.stateless,
+        stateless=settings.effective_stateless,
         json_response=settings.json_response,
         transport_security=transport_security(settings),
         max_request_body_size=settings.max_request_bytes,
@@ -201,8 +210,27 @@ def http_faces(capability: Capability, hosted: Hosted, settings: ServeSettings) 
     return faces
 
 
+def shared_port_socket(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` that other processes may also listen on (``SO_REUSEPORT``): the kernel
+    spreads new connections over every process listening there. A port nobody can take is a ConfigError."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another port") from None
+    sock.set_inheritable(False)
+    return sock
+
+
 def http_server(app: ASGIApp, settings: ServeSettings, port: int) -> uvicorn.Server:
-    """A uvicorn server for one face; :func:`serve_all` owns the signals of all of them."""
+    """A uvicorn server for one face; :func:`serve_all` owns the signals of all of them.
+
+    A worker of ``--workers N`` listens on a socket shared with the other workers (:func:`shared_port_socket`)."""
     import uvicorn  # here, not at the top: a stdio server never needs it, and start-up time counts
 
     class _FollowerServer(uvicorn.Server):
@@ -211,7 +239,7 @@ def http_server(app: ASGIApp, settings: ServeSettings, port: int) -> uvicorn.Ser
         def capture_signals(self) -> Generator[None, None, None]:
             yield
 
-    return _FollowerServer(
+    server = _FollowerServer(
         uvicorn.Config(
             app,
             host=settings.host,
@@ -221,8 +249,12 @@ def http_server(app: ASGIApp, settings: ServeSettings, port: int) -> uvicorn.Ser
             log_config=None,
             access_log=False,
             **uvicorn_options(connection_timeouts(settings)),  # half-open and byte-a-time clients are cut off
+            timeout_graceful_shutdown=math.ceil(settings.drain_timeout),
         )
     )
+    if settings.workers > 1:
+        server.hms_sockets = [shared_port_socket(settings.host, port)]  # type: ignore[attr-defined]
+    return server
 
 
 def connection_timeouts(settings: ServeSettings) -> ConnectionTimeouts:
@@ -231,19 +263,28 @@ def connection_timeouts(settings: ServeSettings) -> ConnectionTimeouts:
     )
 
 
-async def serve_all(servers: Sequence[uvicorn.Server]) -> None:
-    """Serve until one server ends, Ctrl-C or SIGTERM, or a port cannot be taken; then stop them all gracefully."""
+async def serve_all(servers: Sequence[uvicorn.Server], *, drains: Sequence[Drain] = (), grace: float = 0.0) -> None:
+    """Serve until one server ends, Ctrl-C or SIGTERM, or a port cannot be taken; then stop them all gracefully.
+
+    On SIGTERM the ``drains`` are set first (readiness turns false) and the servers keep serving ``grace`` more
+    seconds, so that a balancer stops sending before the listeners close (see the module docstring)."""
     refused: list[str] = []
     interrupted: list[int] = []  # signals received so far
+    stopping: list[bool] = []  # set once the servers have been told to stop
 
     def stop_all(force: bool = False) -> None:
+        stopping.append(True)
         for server in servers:
             server.force_exit = server.force_exit or force
             server.should_exit = True
 
+    async def stop_after_grace() -> None:
+        await anyio.sleep(grace)
+        stop_all()
+
     async def run(server: uvicorn.Server) -> None:
         try:
-            await server.serve()
+            await server.serve(sockets=getattr(server, "hms_sockets", None))
         except SystemExit:  # uvicorn's way of saying it could not listen (its error line above says why)
             refused.append(f"{server.config.host}:{server.config.port}")
         finally:
@@ -252,8 +293,15 @@ async def serve_all(servers: Sequence[uvicorn.Server]) -> None:
     async def watch_signals() -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
-                stop_all(force=signum == signal.SIGINT and bool(interrupted))  # a second Ctrl-C: do not wait
+                first = not interrupted
                 interrupted.append(signum)
+                if signum == signal.SIGTERM and first and grace > 0:
+                    for drain in drains:
+                        drain.begin(grace)
+                    logger.warning("SIGTERM: draining, not ready; listeners close in %gs", grace)
+                    outer.start_soon(stop_after_grace)
+                    continue
+                stop_all(force=signum == signal.SIGINT and bool(stopping))  # a second Ctrl-C: do not wait
 
     async with anyio.create_task_group() as outer:
         if threading.current_thread() is threading.main_thread():
@@ -316,8 +364,16 @@ async def maybe_events(settings: ServeSettings, plug: EventsPlug | None) -> Asyn
         yield events
 
 
-async def run_server(capability: Capability, settings: ServeSettings, *, env: Mapping[str, str] | None = None) -> None:
-    """Serve one capability file until stopped (see the module docstring)."""
+async def run_server(
+    capability: Capability,
+    settings: ServeSettings,
+    *,
+    env: Mapping[str, str] | None = None,
+    announce: Callable[[list[str]], None] = banner,
+) -> None:
+    """Serve one capability file until stopped (see the module docstring).
+
+    ``announce`` hears the banner lines once the ports are taken (a worker hands them to its supervisor instead)."""
     configure_logging(settings.log_level, Redactor(), json_lines=settings.json_logs)  # start-up problems, scrubbed
     inventory = select_inventory(capability, settings)
     metrics = Metrics()
@@ -360,5 +416,7 @@ async def run_server(capability: Capability, settings: ServeSettings, *, env: Ma
                 f"{face.name} on "
                 + (f"{base}, docs at {base}/docs" if face.name == "REST" else f"{base} (/health, /metrics)")
             )
-        banner(lines)
-        await serve_all(servers)
+        if settings.effective_stateless and not settings.stateless:
+            lines.append(f"stateless: {settings.workers} worker processes cannot share a session")
+        announce(lines)
+        await serve_all(servers, drains=[hosted.drain], grace=settings.drain_grace)

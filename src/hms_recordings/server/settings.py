@@ -62,6 +62,10 @@ the precedence, ``tests/reliability/test_config_resilience.py`` the upstream par
 | redis_url (secret) | - | HMS_RECORDINGS_REDIS_URL | - | none (one process) | redis:// or rediss:// |
 | dedupe_ttl | - | HMS_RECORDINGS_DEDUPE_TTL | - | 86400 s | 60-2592000 |
 | sse_max_streams | - | HMS_RECORDINGS_SSE_MAX_STREAMS | - | 256 | 1-10000 |
+| workers | --workers | HMS_RECORDINGS_WORKERS | - | 1 | 1-64 (more than 1 implies stateless) |
+| drain_grace | --drain-grace | HMS_RECORDINGS_DRAIN_GRACE | - | 2 s | 0-600 |
+| drain_timeout | --drain-timeout | HMS_RECORDINGS_DRAIN_TIMEOUT | - | 30 s | 1-3600 |
+| state_key (secret) | - | HMS_RECORDINGS_STATE_KEY=k1,k2 | - | per process | 32-4096 chars each |
 
 Why some are flag-only: ``--insecure``, ``--upstream`` and ``--emulator`` change where calls go or who may call, so
 they must be visible on the command line; the inbound token is environment-only because flags show in ``ps``.
@@ -72,6 +76,11 @@ remote address) may hold at most 250 of them (a quarter: several local agents sh
 closed to admit a newcomer (``docs/reliability.md``, "Serving and input"). Why these connection deadlines: 10 s for a
 request's line and headers and 30 s for a 1 MiB body (about 35 KB/s) are far beyond any client that means it, and
 they free a connection held open by one that sends nothing or a byte at a time; 5 s keep-alive is uvicorn's default.
+Why these drain bounds: on ``SIGTERM`` ``/health/ready`` answers 503 for ``drain_grace`` seconds while calls are still
+served, long enough for a balancer checking every 500 ms to take the server out (two failed checks and margin); then
+the listeners close and in-flight calls get ``drain_timeout`` seconds, the upstream read timeout's default, to finish.
+The state key is a ring (the first key seals, every key unseals: rotate by prepending), environment-only like the
+inbound token; without it each process seals under its own random key (``--workers`` share one generated at start).
 
 ``call`` uses :class:`CallSettings` (the upstream part: tools, toolsets, read_only, retries, timeouts, concurrency,
 max_result_chars, upstreams, emulator; and the event log's file and bounds); ``serve`` uses :class:`ServeSettings`,
@@ -110,7 +119,7 @@ ENV_PREFIX = "HMS_RECORDINGS_"
 #: Fields no environment variable may set (see the module docstring for why).
 FLAG_ONLY = frozenset({"insecure", "upstreams", "emulator", "single_port"})
 #: Fields only the environment may set: secrets never travel as flags.
-ENV_ONLY = frozenset({"auth_token", "allowed_hosts", "webhook_secret", "redis_url"})
+ENV_ONLY = frozenset({"auth_token", "allowed_hosts", "webhook_secret", "redis_url", "state_key"})
 #: A scope token as RFC 6749 §3.3 spells it.
 SCOPE_NAME = r"^[\x21\x23-\x5b\x5d-\x7e]+$"
 URL = r"^https?://[^\s]+$"
@@ -370,6 +379,10 @@ class ServeSettings(CallSettings):
     redis_url: SecretStr | None = Field(None, min_length=8, max_length=4096)
     dedupe_ttl: int = Field(86_400, ge=60, le=2_592_000)
     sse_max_streams: int = Field(256, ge=1, le=10_000)
+    workers: int = Field(1, ge=1, le=64)
+    drain_grace: float = Field(2.0, ge=0, le=600, allow_inf_nan=False)
+    drain_timeout: float = Field(30.0, ge=1, le=3600, allow_inf_nan=False)
+    state_key: SecretStr | None = Field(None, min_length=32, max_length=4096)
 
     FILE_FIELDS: ClassVar[dict[str, str]] = {
         "transport": "exposes[mcp].transport",
@@ -402,6 +415,17 @@ class ServeSettings(CallSettings):
         """The inbound token, for the auth middleware only (``repr`` and logs show ``**********``)."""
         return self.auth_token.get_secret_value() if self.auth_token is not None else None
 
+    def state_keys(self) -> list[str] | None:
+        """The request-state key ring (``HMS_RECORDINGS_STATE_KEY=new,old``), for the MCP face only."""
+        if self.state_key is None:
+            return None
+        return [key.strip() for key in self.state_key.get_secret_value().split(",")]
+
+    @property
+    def effective_stateless(self) -> bool:
+        """Several worker processes cannot share a session (it lives in one process's memory): they serve stateless."""
+        return self.stateless or self.workers > 1
+
     @property
     def oauth(self) -> bool:
         return self.oauth_issuer is not None
@@ -410,6 +434,13 @@ class ServeSettings(CallSettings):
         super().check()
         if self.redis_url is not None and not self.redis_url.get_secret_value().startswith(("redis://", "rediss://")):
             raise ConfigError("HMS_RECORDINGS_REDIS_URL must start with redis:// or rediss://")
+        if self.state_key is not None and any(len(k) < 32 for k in self.state_keys() or []):
+            raise ConfigError(
+                "HMS_RECORDINGS_STATE_KEY must be one key, or several separated by commas, each at least 32 characters "
+                "of secret randomness (python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+        if self.workers > 1 and self.transport == "stdio":
+            raise ConfigError("--workers needs the http transport: a stdio server has one client, its parent process")
         if (self.oauth_issuer is None) != (self.oauth_audience is None):
             raise ConfigError(
                 "HMS_RECORDINGS_OAUTH_ISSUER and HMS_RECORDINGS_OAUTH_AUDIENCE go together: set both to accept OAuth "
