@@ -36,6 +36,7 @@ def test_tools_with_toolsets_lists_only_the_tools_of_those_sets(capsys: pytest.C
     assert names == [
         "hms-list-recording-assets",
         "hms-get-recording-asset",
+        "hms-read-recording-asset",
         "hms-get-recording-presigned-url",
         "hms-get-recording-download-links",
     ]

@@ -102,6 +102,7 @@ def parse_arguments(pairs: list[str], raw_json: str | None) -> tuple[dict[str, A
 class _ProgressBar:
     def __init__(self) -> None:
         self.shown = False
+        self.last_width = 0
 
     async def __call__(self, done: float, total: float | None, message: str | None) -> None:
         width = 30
@@ -111,7 +112,11 @@ class _ProgressBar:
         else:
             bar = f"[{done:g}]"
         end = "\r" if sys.stderr.isatty() else "\n"
-        print(f"{bar} {message or ''}".ljust(width + 40), end=end, file=sys.stderr, flush=True)
+        line = f"{bar} {message or ''}"
+        # On a terminal each line overwrites the last: pad to the previous width, or a shorter line leaves the end
+        # of the longer one behind (a "3.8s" over "10.2s" read "3.8ss").
+        print(line.ljust(self.last_width) if end == "\r" else line, end=end, file=sys.stderr, flush=True)
+        self.last_width = len(line)
         self.shown = True
 
 

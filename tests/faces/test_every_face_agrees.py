@@ -86,6 +86,7 @@ def cases(w: World) -> list[tuple[str, dict[str, Any]]]:
         ("hms-list-recording-assets", {"limit": 10}),
         ("hms-get-recording-asset", {"asset_id": w.asset_id}),
         ("hms-get-recording-presigned-url", {"asset_id": w.asset_id, "presign_duration": 600}),
+        ("hms-read-recording-asset", {"asset_id": w.asset_id}),  # a video: refused alike everywhere
         ("hms-get-recording-download-links", {"recording_id": w.recording_id, "presign_duration": 600}),
         ("hms-stop-recording", {"room_id": IDLE_ROOM}),
         ("hms-pause-recording", {"room_id": IDLE_ROOM}),
@@ -100,7 +101,7 @@ def cases(w: World) -> list[tuple[str, dict[str, Any]]]:
             invalid += [(tool.name, {id_field: bad}) for bad in BAD_IDS]
         invalid.append((tool.name, {"unknown_field": "x", **({id_field: UNKNOWN_ID} if id_field else {})}))
         if "limit" in props:
-            invalid.append((tool.name, {"limit": 5000}))
+            invalid.append((tool.name, {"limit": 5000, **({id_field: UNKNOWN_ID} if id_field else {})}))
     return valid + invalid
 
 
