@@ -118,6 +118,7 @@ def test_the_synopsis_is_rendered_from_the_parser_with_help_for_every_option() -
         "hms-recordings serve",
         "hms-recordings tools",
         "hms-recordings call",
+        "hms-recordings download",
         "hms-recordings validate",
         "hms-recordings convert",
         "hms-recordings audit",

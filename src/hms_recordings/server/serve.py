@@ -298,7 +298,7 @@ async def run_server(capability: Capability, settings: ServeSettings, *, env: Ma
         servers = [http_server(face.app, settings, face.port) for face in faces]
         lines = [
             f"MCP on http://{settings.host}:{settings.port}/mcp, {count} tools"
-            + (", upstream: embedded emulator" if emulated is not None else "")
+            + (f", upstream: embedded emulator at {emulated.base_url}/v2" if emulated is not None else "")
         ]
         for face in faces[1:]:
             base = f"http://{settings.host}:{face.port}"
