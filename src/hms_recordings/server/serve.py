@@ -116,7 +116,13 @@ def mcp_face(hosted: Hosted, settings: ServeSettings, *, with_ops: bool = True) 
         async with endpoint.router.lifespan_context(endpoint):
             yield
 
-    routes: list[BaseRoute] = [*(hosted.operations() if with_ops else []), Mount("/", app=endpoint)]
+    from hms_recordings.faces.problems import problem_pages
+
+    routes: list[BaseRoute] = [
+        *(hosted.operations() if with_ops else []),
+        *problem_pages(),  # where the problem documents' `type` points (401, Host/Origin)
+        Mount("/", app=endpoint),
+    ]
     if access is None:
         return guard(Starlette(routes=routes, lifespan=lifespan), settings, hosted.metrics, sdk_checked=("/mcp",))
     resource = settings.oauth_resource or f"http://{settings.host}:{settings.port}/mcp"
