@@ -529,9 +529,12 @@ def build_parser(*, emulator_options: bool = True) -> argparse.ArgumentParser:
     convert = sub.add_parser("convert", help="rewrite a capability file in another format version")
     convert.add_argument("file", metavar="CAPABILITY_FILE", help="the capability file, any supported version")
     convert.add_argument(
-        "--to", required=True, choices=["ikanos-1.0.0-beta5", "naftiko-1.0.0-alpha2"], help="the target version"
+        "--to",
+        required=True,
+        choices=["ikanos-1.0.0-beta5", "naftiko-1.0.0-alpha2"],
+        help="the target version (required, no default)",
     )
-    convert.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    convert.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     convert.set_defaults(func=cmd_convert)
     audit = sub.add_parser("audit", help="show the audit trail of recording actions (HMS_RECORDINGS_EVENTS_DB)")
     audit.add_argument("--since", default=None, help="ISO 8601 time, or a span back from now: 15m, 2h, 7d")
