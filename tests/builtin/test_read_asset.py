@@ -7,10 +7,12 @@ and transcripts/summary (https://www.100ms.live/docs/server-side/v2/how-to-guide
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hms_recordings.capability.loader import BUILTIN_CAPABILITY
 from hms_recordings.emulator import EmulatorConfig
 from tests.builtin.rig import MEETING, ROOM, Rig, make_rig
 from tests.rig import HeaderSpy
@@ -130,3 +132,18 @@ async def test_an_unknown_asset_names_the_tools_that_list_assets() -> None:
         outcome = await rig.call("hms-read-recording-asset", {"asset_id": "6a10bb2d3e4f5a6b7c8d9e0f"})
     assert outcome.error is not None and outcome.error.kind == "not_found"
     assert "hms-list-recording-assets" in outcome.error.message
+
+
+async def test_a_page_stops_at_its_character_budget_and_the_next_page_goes_on_from_there(tmp_path: Path) -> None:
+    """x-options page_chars bounds a page whatever `limit` says; next_start continues right after the last item."""
+    text = BUILTIN_CAPABILITY.read_text(encoding="utf-8").replace("page_chars: 20000", "page_chars: 400")
+    assert "page_chars: 400" in text
+    small = tmp_path / "recordings.yaml"
+    small.write_text(text, encoding="utf-8")
+    async with make_rig(small) as rig:
+        ids = await _recorded(rig)
+        page = await rig.call_ok("hms-read-recording-asset", {"asset_id": ids["chat"], "limit": 200})
+        rows, _ = await _read_all(rig, ids["chat"], limit=200)
+    assert 1 <= len(page["items"]) < page["total"] and page["next_start"] == len(page["items"])
+    assert sum(len(json.dumps(item, separators=(",", ":"))) + 1 for item in page["items"]) <= 400
+    assert rows[: len(page["items"])] == page["items"] and len(rows) == page["total"]
