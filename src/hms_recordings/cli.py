@@ -537,10 +537,12 @@ def build_parser(*, emulator_options: bool = True) -> argparse.ArgumentParser:
     convert.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     convert.set_defaults(func=cmd_convert)
     audit = sub.add_parser("audit", help="show the audit trail of recording actions (HMS_RECORDINGS_EVENTS_DB)")
-    audit.add_argument("--since", default=None, help="ISO 8601 time, or a span back from now: 15m, 2h, 7d")
-    audit.add_argument("--room", default=None, metavar="ROOM_ID", help="only this room's events")
+    audit.add_argument(
+        "--since", default=None, help="ISO 8601 time, or a span back from now: 15m, 2h, 7d (default: all)"
+    )
+    audit.add_argument("--room", default=None, metavar="ROOM_ID", help="only this room's events (default: every room)")
     audit.add_argument("--limit", type=int, default=100, help="at most this many events, 1-200 (default 100)")
-    audit.add_argument("--json", action="store_true", help="one JSON object per line")
+    audit.add_argument("--json", action="store_true", help="one JSON object per line (default: off)")
     audit.set_defaults(func=cmd_audit)
 
     token = sub.add_parser("token", help="print a management token minted from HMS_ACCESS_KEY/HMS_APP_SECRET")

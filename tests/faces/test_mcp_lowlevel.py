@@ -317,7 +317,7 @@ async def test_run_stdio_serves_one_client_on_stdin_and_stdout_in_either_era(mod
             with pytest.raises(MCPError) as caught:
                 await client.read_resource("hms://recordings/not-an-id")
             era = client.protocol_version
-    assert names[0] == "hms-start-recording" and len(names) == 13
+    assert names[0] == "hms-start-recording" and len(names) == 14
     assert (caught.value.error.code, caught.value.error.message) == (-32602, error_text(bad))
     assert era == ("2025-11-25" if mode == "legacy" else "2026-07-28")
 
