@@ -123,14 +123,16 @@ def open_service(
 
 
 class HeaderSpy:
-    """ASGI middleware in front of the emulator that remembers the headers of every upstream request."""
+    """ASGI middleware in front of the emulator that remembers the headers of every request under ``prefix``
+    (default: the upstream API; ``/_emulator/download/`` watches presigned downloads)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, prefix: str = "/v2") -> None:
         self.app = app
+        self.prefix = prefix
         self.seen: list[dict[str, str]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v2"):
+        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
             self.seen.append({k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]})
         await self.app(scope, receive, send)
 

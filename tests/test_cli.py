@@ -36,6 +36,7 @@ def test_tools_with_toolsets_lists_only_the_tools_of_those_sets(capsys: pytest.C
     assert names == [
         "hms-list-recording-assets",
         "hms-get-recording-asset",
+        "hms-read-recording-asset",
         "hms-get-recording-presigned-url",
         "hms-get-recording-download-links",
     ]
@@ -117,6 +118,7 @@ def test_the_synopsis_is_rendered_from_the_parser_with_help_for_every_option() -
         "hms-recordings serve",
         "hms-recordings tools",
         "hms-recordings call",
+        "hms-recordings download",
         "hms-recordings validate",
         "hms-recordings convert",
         "hms-recordings audit",

@@ -14,8 +14,9 @@ from typing import NamedTuple
 
 __all__ = ["HTTP_ONLY", "KINDS", "PROBLEM_BASE", "Kind", "problem_type", "title"]
 
-#: Problem ``type`` URIs are ``PROBLEM_BASE + kind`` (identifiers: nothing is served there).
-PROBLEM_BASE = "https://hms-recordings.dev/problems/"
+#: Problem ``type`` URIs are ``PROBLEM_BASE + kind``: a relative reference (RFC 9457 allows one), resolved against
+#: the request's URL to a page that every HTTP face serves (:func:`hms_recordings.faces.problems.problem_pages`).
+PROBLEM_BASE = "/problems/"
 
 
 class Kind(NamedTuple):

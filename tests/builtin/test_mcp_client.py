@@ -96,6 +96,7 @@ async def test_read_only_mode_serves_only_read_only_tools() -> None:
         "hms-wait-for-recording",
         "hms-list-recording-assets",
         "hms-get-recording-asset",
+        "hms-read-recording-asset",
         "hms-get-recording-presigned-url",
         "hms-get-recording-download-links",
         "hms-list-audit-events",
@@ -136,8 +137,9 @@ async def test_download_links_for_every_completed_asset_in_one_call(rig: Rig) ->
     assert links.is_error is False, links.content
     data = links.structured_content
     assert data is not None and data["status"] == "completed"
-    assert len(data["downloads"]) == len(data["assets"]) == 2
-    assert {d["id"] for d in data["downloads"]} == {a["id"] for a in data["assets"]}
-    for download in data["downloads"]:
-        assert download["url"].startswith("http://emulator.test/_emulator/download/")
-        assert download["expiry"] == 120
+    assert len(data["links"]) == 2 and data["not_ready"] == []
+    assert {link["type"] for link in data["links"]} == {"room-composite", "chat"}
+    for link in data["links"]:
+        assert link["url"].startswith("http://emulator.test/_emulator/download/")
+        assert link["expires_in_seconds"] == 120
+        assert len(link["asset_id"]) == 24

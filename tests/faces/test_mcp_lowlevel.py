@@ -24,13 +24,13 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
 from mcp.server.transport_security import TransportSecuritySettings
 
 from hms_recordings.capability.loader import load_file
-from hms_recordings.emulator import EmulatorConfig, ManualClock, create_app
 from hms_recordings.faces.mcp import build_mcp_server, describe_tools, mcp_http_app
 from hms_recordings.runtime.inventory import compile_inventory
 from hms_recordings.runtime.invoker import Invocation
 from hms_recordings.runtime.service import build_service
 from hms_recordings.runtime.upstreams import UpstreamSettings
-from tests.rig import MEETING, ROOM, UPSTREAM, Rig, emulator_env, make_rig
+from tests.builtin.timed import timed_service
+from tests.rig import MEETING, ROOM, Rig, make_rig
 
 pytestmark = pytest.mark.anyio
 
@@ -232,30 +232,14 @@ async def test_prompts_are_listed_rendered_and_refused_when_unknown_or_incomplet
 @pytest.mark.parametrize("mode", ERAS)
 async def test_a_wait_reports_strictly_rising_progress_until_the_recording_runs(mode: str) -> None:
     """The wait polls on the service's sleep, which here moves the emulator's manual clock: no real time passes."""
-    app = create_app(EmulatorConfig(manual_clock=True, start_delay=3, processing_time=0, seed=1))
-    clock = app.emulator.clock
-    assert isinstance(clock, ManualClock)
-    started_at = clock.now()
-
-    async def sleep(seconds: float) -> None:
-        clock.advance(seconds)
-
-    settings = UpstreamSettings(
-        upstreams={"recordings": UPSTREAM},
-        transports={"recordings": httpx2.ASGITransport(app=app)},
-        env=emulator_env(app.emulator.config.credentials, app),
-        clock=lambda: clock.now() - started_at,
-        sleep=sleep,
-    )
     seen: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         seen.append((progress, total, message))
 
     async with (
-        app.router.lifespan_context(app),
-        build_service(compile_inventory(load_file()), settings) as service,
-        Client(build_mcp_server(service), mode=mode) as client,
+        timed_service(start_delay=3, processing_time=0) as timed,
+        Client(build_mcp_server(timed.service), mode=mode) as client,
     ):
         started = await client.call_tool("hms-start-recording", {"room_id": ROOM, "meeting_url": MEETING})
         with anyio.fail_after(10):

@@ -33,7 +33,7 @@ TRACE = {"X-Request-Id": "trace-1"}  # a fixed request id, so that a whole probl
 def expected_problem(kind: str, status: int, detail: str, fields: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
     """The whole problem document the REST face answers for a request sent with :data:`TRACE`."""
     title = kind.replace("_", " ").capitalize()
-    body: dict[str, Any] = {"type": f"https://hms-recordings.dev/problems/{kind}", "title": title, "status": status}
+    body: dict[str, Any] = {"type": f"/problems/{kind}", "title": title, "status": status}
     body |= {"detail": f"{detail} (request trace-1)", "kind": kind}
     if fields:
         body["fields"] = list(fields)
@@ -46,7 +46,7 @@ def problem(response: httpx2.Response, status: int, kind: str) -> dict[str, Any]
     body: dict[str, Any] = response.json()
     assert body["kind"] == kind
     assert body["status"] == status
-    assert body["type"] == f"https://hms-recordings.dev/problems/{kind}"
+    assert body["type"] == f"/problems/{kind}"
     assert body["request_id"] == response.headers["x-request-id"]
     assert body["detail"].endswith(f" (request {body['request_id']})")
     return body
@@ -104,18 +104,20 @@ async def test_query_strings_are_read_as_the_schema_types(rest: httpx2.AsyncClie
     assert refused.json() == expected_problem(
         "invalid_arguments",
         400,
-        "invalid arguments for hms-list-recordings: `limit` must be of type integer",
+        "invalid arguments for GET /recordings: `limit` must be of type integer",
         ("limit",),
     )
 
 
-async def test_a_rest_error_has_the_kind_and_text_of_the_mcp_tool_error(rig: Rig, rest: httpx2.AsyncClient) -> None:
+async def test_a_rest_error_has_the_kind_and_text_of_the_mcp_tool_error_in_rest_words(
+    rig: Rig, rest: httpx2.AsyncClient
+) -> None:
     missing = "6a10aa2d3e4f5a6b7c8d9e0f"
-    said = f"recording {missing} does not exist; call hms-list-recordings to find recording ids."
+    said = f"recording {missing} does not exist; call {{}} to find recording ids."
     response = await rest.get(f"/recordings/{missing}", headers=TRACE)
-    assert response.json() == expected_problem("not_found", 404, said)
+    assert response.json() == expected_problem("not_found", 404, said.format("GET /recordings"))
     mcp = outcome_to_result(await rig.call("hms-get-recording", {"recording_id": missing}))
-    assert [c.text for c in mcp.content] == [f"not_found: {said}"]  # type: ignore[union-attr]
+    assert [c.text for c in mcp.content] == [f"not_found: {said.format('hms-list-recordings')}"]  # type: ignore[union-attr]
 
 
 async def test_a_second_start_is_a_409_problem_naming_the_active_recording(rest: httpx2.AsyncClient) -> None:
@@ -149,7 +151,8 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
             b'{"meeting_url": "https://x.test/m", "bogus": 1}',
             JSON_BODY,
             400,
-            f"invalid arguments for hms-start-recording: unknown argument `bogus` (allowed: {START_FIELDS})",
+            "invalid arguments for POST /rooms/{room_id}/recording/start: unknown argument `bogus` "
+            f"(allowed: {START_FIELDS})",
             ("bogus",),
         ),
         (
@@ -163,7 +166,7 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
             b'{"meeting_url": 5}',
             JSON_BODY,
             400,
-            "invalid arguments for hms-start-recording: `meeting_url` must be of type string",
+            "invalid arguments for POST /rooms/{room_id}/recording/start: `meeting_url` must be of type string",
             ("meeting_url",),
         ),
         (
@@ -439,7 +442,7 @@ async def test_a_query_value_is_text_read_by_the_schema_and_a_body_value_is_json
 ) -> None:
     start = f"/rooms/{ROOM}/recording/start"
     refused = await rest.post(start, json={"meeting_url": MEETING, "audio_only": "true"}, headers=TRACE)
-    said = "invalid arguments for hms-start-recording: `audio_only` must be of type boolean"
+    said = "invalid arguments for POST /rooms/{room_id}/recording/start: `audio_only` must be of type boolean"
     assert refused.json() == expected_problem("invalid_arguments", 400, said, ("audio_only",))
     assert await rig.upstream_requests() == []
     started = await rest.post(start, params={"audio_only": "true"}, json={"meeting_url": MEETING})

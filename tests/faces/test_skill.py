@@ -192,6 +192,12 @@ def _audited(out: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
+def _chat_link(out: dict[str, Any]) -> dict[str, str]:
+    """Every link has a URL; the chat's asset id is what the next step (reading the chat) needs."""
+    assert out["links"] and all(link["url"] for link in out["links"]), out
+    return {"ASSET_ID": next(link["asset_id"] for link in out["links"] if link["type"] == "chat")}
+
+
 def _expect(**fields: Any) -> Check:
     def check(out: dict[str, Any]) -> dict[str, str]:
         for key, value in fields.items():
@@ -210,10 +216,8 @@ WALKTHROUGH: list[tuple[str, Check]] = [
     ("hms-resume-recording", _expect(status="running")),
     ("hms-stop-recording", lambda out: {} if out["stopped"][0]["status"] == "stopping" else pytest.fail(str(out))),
     ("hms-wait-for-recording", _expect(reached=True)),
-    (
-        "hms-get-recording-download-links",
-        lambda out: {} if out["downloads"] and all(d["url"] for d in out["downloads"]) else pytest.fail(str(out)),
-    ),
+    ("hms-get-recording-download-links", _chat_link),
+    ("hms-read-recording-asset", _expect(type="chat", format="rows")),
     ("hms-list-recording-assets", _composite),
     ("hms-get-recording-asset", _expect(type="room-composite", status="completed")),
     ("hms-get-recording-presigned-url", lambda out: {} if out["url"].startswith("http") else pytest.fail(str(out))),

@@ -454,3 +454,14 @@ def test_scopes_come_from_x_scopes_else_from_the_read_only_hint(tmp_path: Path) 
     (tmp_path / "bad.yaml").write_text(overridden.replace("[rooms:pause, ops]", '["two words"]'), encoding="utf-8")
     with pytest.raises(CapabilityError, match="a scope is a name without spaces"):
         load_file(tmp_path / "bad.yaml")
+
+
+async def test_a_refused_callers_problem_type_resolves_without_a_token_on_both_faces(tmp_path: Path) -> None:
+    async with team_server(tmp_path) as team, httpx2.AsyncClient(timeout=10) as http:
+        refused = await http.get(f"{team.rest}/recordings")
+        kind = refused.json()["type"]
+        pages = {base: await http.get(f"{base}{kind}") for base in (team.rest, team.mcp.removesuffix("/mcp"))}
+        index = await http.get(f"{team.rest}/problems")
+    assert refused.status_code == 401 and kind.startswith("/problems/")
+    assert all(page.status_code == 200 and "What to do" in page.text for page in pages.values()), pages
+    assert index.status_code == 200

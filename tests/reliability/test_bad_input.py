@@ -92,6 +92,7 @@ def base_args(tool: str) -> dict[str, Any]:
         "hms-get-recording": {"recording_id": VALID},
         "hms-wait-for-recording": {"recording_id": VALID, "timeout_seconds": 1},
         "hms-get-recording-asset": {"asset_id": VALID},
+        "hms-read-recording-asset": {"asset_id": VALID},
         "hms-get-recording-presigned-url": {"asset_id": VALID},
         "hms-get-recording-download-links": {"recording_id": VALID},
     }.get(tool, {})
@@ -101,8 +102,8 @@ def test_every_id_argument_of_every_tool_is_checked_against_the_object_id_patter
     id_like = [
         (tool.name, name)
         for tool in builtin_tools().values()
-        for name in tool.input_schema["properties"]
-        if name.endswith("_id") or name == "start"
+        for name, prop in tool.input_schema["properties"].items()
+        if name.endswith("_id") or (name == "start" and prop.get("type") == "string")  # not a numeric offset
     ]
     # The event log's cursor is its own sequence number, not a 100ms id (checked as digits: tests/events).
     id_like.remove(("hms-list-recording-events", "start"))

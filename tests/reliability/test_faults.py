@@ -43,23 +43,25 @@ FLAKY_READS = (
 )
 
 
-async def completed_recording(h: Harness) -> tuple[str, str]:
-    """A completed recording in a fresh room, and the id of its composite asset."""
+async def completed_recording(h: Harness) -> tuple[str, str, str]:
+    """A completed recording in a fresh room, and the ids of its composite and chat assets."""
     room = new_room()
     started = await h.call_ok("hms-start-recording", {"room_id": room})
     await h.call_ok("hms-stop-recording", {"room_id": room})
     done = await h.call_ok("hms-wait-for-recording", {"recording_id": started["id"], "until": "completed"})
     [asset] = [a for a in done["recording"]["assets"] if a["type"] == "room-composite"]
-    return started["id"], asset["id"]
+    [chat] = [a for a in done["recording"]["assets"] if a["type"] == "chat"]
+    return started["id"], asset["id"], chat["id"]
 
 
-def read_calls(recording_id: str, asset_id: str) -> dict[str, dict[str, Any]]:
+def read_calls(recording_id: str, asset_id: str, chat_id: str) -> dict[str, dict[str, Any]]:
     return {
         "hms-list-recordings": {"limit": 10},
         "hms-get-recording": {"recording_id": recording_id},
         "hms-wait-for-recording": {"recording_id": recording_id, "until": "completed"},
         "hms-list-recording-assets": {"type": "room-composite"},
         "hms-get-recording-asset": {"asset_id": asset_id},
+        "hms-read-recording-asset": {"asset_id": chat_id},
         "hms-get-recording-presigned-url": {"asset_id": asset_id},
         "hms-get-recording-download-links": {"recording_id": recording_id},
     }
@@ -69,8 +71,10 @@ async def test_every_read_tool_succeeds_through_30_percent_503_and_429_with_late
     make_harness: HarnessFactory,
 ) -> None:
     async with make_harness(retry=DEFAULT_BUDGET, seed=2026) as h:
-        recording_id, asset_id = await completed_recording(h)
-        calls = {tool: args for tool, args in read_calls(recording_id, asset_id).items() if tool in read_tools()}
+        recording_id, asset_id, chat_id = await completed_recording(h)
+        calls = {
+            tool: args for tool, args in read_calls(recording_id, asset_id, chat_id).items() if tool in read_tools()
+        }
         # Every read tool of the capability that calls the upstream, no more (the event list reads the local log).
         assert set(calls) == set(read_tools()) - {"hms-list-recording-events"}
         before = len(await h.requests())

@@ -135,7 +135,8 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
         type=_webhook_header,
         default=[],
         metavar="NAME:VALUE",
-        help="send this header with every webhook delivery, as the 100ms dashboard's custom headers (repeatable)",
+        help="send this header with every webhook delivery, as the 100ms dashboard's custom headers (repeatable; "
+        "default: none)",
     )
 
 

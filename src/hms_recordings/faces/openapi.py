@@ -24,7 +24,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "An RFC 9457 problem document; `detail` is the same text the MCP tool error carries.",
     "properties": {
-        "type": {"type": "string", "format": "uri", "description": f"{PROBLEM_BASE}<kind>"},
+        "type": {
+            "type": "string",
+            "format": "uri-reference",
+            "description": f"{PROBLEM_BASE}<kind>, a page this server serves: what the kind means and what to do",
+        },
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string", "description": "What went wrong and what to do next, then `(request <id>)`."},

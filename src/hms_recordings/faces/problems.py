@@ -7,13 +7,23 @@ problem quotes it and a user's report can be found in the log.
 from __future__ import annotations
 
 from contextvars import ContextVar, Token
+from html import escape
 from typing import Any
 
-from starlette.responses import JSONResponse, Response
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
-from hms_recordings.taxonomy import problem_type, title
+from hms_recordings.taxonomy import KINDS, PROBLEM_BASE, problem_type, title
 
-__all__ = ["PROBLEM_JSON", "current_request_id", "problem_response", "reset_request_id", "set_request_id"]
+__all__ = [
+    "PROBLEM_JSON",
+    "current_request_id",
+    "problem_pages",
+    "problem_response",
+    "reset_request_id",
+    "set_request_id",
+]
 
 PROBLEM_JSON = "application/problem+json"
 _request_id: ContextVar[str | None] = ContextVar("hms_recordings_request_id", default=None)
@@ -57,3 +67,40 @@ def problem_response(
     if rid:
         body["request_id"] = rid
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _page(heading: str, body: str) -> str:
+    return (
+        f"<!doctype html><html lang=en><meta charset=utf-8><title>{escape(heading)}</title>"
+        f"<body style='font-family:sans-serif;max-width:48em;margin:2em auto'><h1>{escape(heading)}</h1>{body}</body>"
+        "</html>"
+    )
+
+
+def problem_pages() -> list[BaseRoute]:
+    """``GET /problems`` and ``GET /problems/{kind}``: the pages a problem's ``type`` points to, from the taxonomy
+    (what the kind means, what to do next). Served without the bearer token, like ``/docs``."""
+
+    async def index(request: Request) -> Response:
+        items = "".join(
+            f"<li><a href='{PROBLEM_BASE}{kind}'><code>{kind}</code></a>: {escape(k.meaning)}</li>"
+            for kind, k in KINDS.items()
+        )
+        return HTMLResponse(_page("Problem types", f"<ul>{items}</ul>"))
+
+    async def one(request: Request) -> Response:
+        kind = request.path_params["kind"]
+        known = KINDS.get(kind)
+        if known is None:
+            return problem_response("no_route", 404, f"no problem type {kind!r}; see {PROBLEM_BASE.rstrip('/')}")
+        body = (
+            f"<p><b>{escape(title(kind))}</b> (<code>{kind}</code>): {escape(known.meaning)}.</p>"
+            f"<p>What to do: {escape(known.next_step)}.</p>"
+            f"<p><a href='{PROBLEM_BASE.rstrip('/')}'>All problem types</a></p>"
+        )
+        return HTMLResponse(_page(title(kind), body))
+
+    return [
+        Route(PROBLEM_BASE.rstrip("/"), index, methods=["GET"]),
+        Route(PROBLEM_BASE + "{kind}", one, methods=["GET"]),
+    ]

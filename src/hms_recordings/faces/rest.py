@@ -38,7 +38,7 @@ from starlette.routing import BaseRoute, Route
 
 from hms_recordings.faces.docs_page import docs_html
 from hms_recordings.faces.openapi import build_openapi
-from hms_recordings.faces.problems import problem_response
+from hms_recordings.faces.problems import problem_pages, problem_response
 from hms_recordings.faces.rest_routes import BODY_METHODS, RestRoute, plan_routes
 from hms_recordings.runtime.access import Admission, principal_of
 from hms_recordings.runtime.invoker import CallContext
@@ -148,7 +148,23 @@ async def read_arguments(
 # ---------------------------------------------------------------------------------------------------------- answers
 
 
-def problem_from_error(error: ErrorInfo) -> Response:
+Words = Callable[[str], str]
+
+
+def rest_words(routes: list[RestRoute]) -> Words:
+    """Messages are written once for every face and name tools; on REST each tool it serves is named by its route
+    (``hms-list-recordings`` -> ``GET /recordings``), so that a REST caller reads its own vocabulary."""
+    names: dict[str, str] = {}
+    for route in routes:
+        names.setdefault(route.tool.name, f"{route.method} {route.path}")
+    if not names:
+        return lambda text: text
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w-])({alternatives})(?![\w-])")
+    return lambda text: pattern.sub(lambda m: names[m.group(1)], text)
+
+
+def problem_from_error(error: ErrorInfo, words: Words | None = None) -> Response:
     """The problem document for an entry's error: the shared text as ``detail``, the taxonomy's kind, the mapped
     status.
 
@@ -162,20 +178,19 @@ def problem_from_error(error: ErrorInfo) -> Response:
     if error.data is not None:
         extra["data"] = error.data
     headers = {"Retry-After": str(math.ceil(error.retry_after))} if error.retry_after is not None else None
-    return problem_response(
-        error.kind, error.http_status, error.message, fields=error.fields, extra=extra, headers=headers
-    )
+    message = words(error.message) if words is not None else error.message
+    return problem_response(error.kind, error.http_status, message, fields=error.fields, extra=extra, headers=headers)
 
 
-def _success(outcome: Outcome) -> Response:
+def _success(outcome: Outcome, words: Words) -> Response:
     data = outcome.data
     if outcome.notes and isinstance(data, dict) and "notes" not in data:
-        data = {**data, "notes": list(outcome.notes)}
+        data = {**data, "notes": [words(note) for note in outcome.notes]}
     return JSONResponse(data)
 
 
 def _endpoint(
-    service: Service, route: RestRoute, max_body_bytes: int, admit: Admission | None = None
+    service: Service, route: RestRoute, max_body_bytes: int, words: Words, admit: Admission | None = None
 ) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         request.state.route = route.path
@@ -199,7 +214,7 @@ def _endpoint(
             client=principal.client_id if principal else None,
         )
         outcome = await service.call_entry(route.tool, args, context)
-        return problem_from_error(outcome.error) if outcome.error is not None else _success(outcome)
+        return problem_from_error(outcome.error, words) if outcome.error is not None else _success(outcome, words)
 
     return endpoint
 
@@ -296,8 +311,10 @@ def build_rest_app(
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
         Route("/", home, methods=["GET"]),
+        *problem_pages(),
     ]
-    endpoints = [(r, _endpoint(service, r, max_body_bytes, admit)) for r in routes]
+    words = rest_words(routes)
+    endpoints = [(r, _endpoint(service, r, max_body_bytes, words, admit)) for r in routes]
     mounted += [Route(r.route_path, e, methods=[r.method], name=r.operation_id) for r, e in endpoints]
     mounted += extra_routes or []
     app = Starlette(routes=mounted, exception_handlers={HTTPException: _problems_handler(_loose(endpoints))})

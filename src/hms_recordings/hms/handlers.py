@@ -41,7 +41,18 @@ from hms_recordings.errors import (
     UpstreamTimeout,
     UpstreamTransportError,
 )
+from hms_recordings.hms.asset_links import presign_asset, read_asset, recording_links
 from hms_recordings.hms.events import recording_uri
+from hms_recordings.hms.lifecycle import (
+    failure_reason,
+    get_recording,
+    pause_recording,
+    resume_recording,
+    stop_recording_by_id,
+    stopped_with_failure,
+    wait_for_room_start,
+    with_failure,
+)
 from hms_recordings.runtime.invoker import Handler, Invocation
 from hms_recordings.runtime.local import Watch
 from hms_recordings.runtime.shaping import paginate
@@ -210,6 +221,13 @@ async def stop_recording(invocation: Invocation) -> Any:
         return invocation.tool.mapper({"limit": len(stopped), "data": stopped})
 
 
+async def stop_room_recording(invocation: Invocation) -> Any:
+    """``hms.stop-recording``: first wait for a recording still starting (a stop would fail it), then the stop that
+    reconciles a lost answer (:func:`stop_recording`), and say why any stopped recording failed."""
+    await wait_for_room_start(invocation)
+    return stopped_with_failure(await stop_recording(invocation))
+
+
 def _reached(status: str | None, until: str) -> bool:
     if until == "running":
         return status in ("running", "stopping", "post_processing", "completed", "failed")
@@ -251,11 +269,12 @@ async def _poll(
         message = f"recording {invocation.args['recording_id']} is {status} after {waited:.1f}s"
         await invocation.progress(done, target, message)
         if _reached(status, until):
+            reason = failure_reason(recording)
             return {
-                "recording": recording,
+                "recording": with_failure(recording),
                 "reached": True,
                 "waited_seconds": round(waited, 3),
-                "message": f"recording is {status}",
+                "message": f"recording failed: {reason}" if reason else f"recording is {status}",
             }
         remaining = budget - waited
         if remaining <= 0:
@@ -309,8 +328,15 @@ async def list_recording_events(invocation: Invocation) -> Any:
 
 HANDLERS: dict[str, Handler] = {
     "hms.start-recording": start_recording,
-    "hms.stop-recording": stop_recording,
+    "hms.stop-recording": stop_room_recording,
     "hms.wait-for-recording": wait_for_recording,
     "hms.list-audit-events": list_audit_events,  # the server's own audit trail (server/audit.py)
     "hms.list-recording-events": list_recording_events,
+    "hms.get-recording": get_recording,
+    "hms.stop-recording-by-id": stop_recording_by_id,
+    "hms.pause-recording": pause_recording,
+    "hms.resume-recording": resume_recording,
+    "hms.presign-asset": presign_asset,
+    "hms.recording-links": recording_links,
+    "hms.read-asset": read_asset,
 }

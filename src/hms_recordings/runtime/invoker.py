@@ -96,6 +96,11 @@ class Invocation:
         """An object the server lent to handlers under ``name`` (``None`` when this server has none)."""
         return self.invoker.settings.extensions.get(name)
 
+    async def fetch_link(self, namespace: str, url: str, *, max_bytes: int) -> bytes:
+        """The bytes behind a link an upstream of ``namespace`` handed out (sent without the credential)."""
+        client = self.invoker.upstreams.clients[namespace]
+        return await client.fetch_link(url, max_bytes=max_bytes, operation=f"{namespace}.link")
+
     async def progress(self, done: float, total: float | None = None, message: str | None = None) -> None:
         if self.context.progress is not None:
             await self.context.progress(done, total, message)

@@ -317,6 +317,46 @@ class UpstreamClient:
                     raise self._exhausted(error, attempts) from None
             raise error
 
+    async def fetch_link(self, url: str, *, max_bytes: int, operation: str) -> bytes:
+        """GET a link the upstream handed out (a presigned download URL): no credential is sent with it (it may be
+        another host), at most ``max_bytes`` are read, and errors name the link without its query (the signature)."""
+        shown = url.split("?", 1)[0]
+        if not url.startswith(("https://", "http://")):
+            raise UpstreamTransportError("the upstream handed out a link that is not http(s)", operation=operation)
+        deadline = self._clock() + self.retry.deadline
+        with anyio.move_on_after(max(0.0, deadline - self._clock())):
+            async with self._limiter:
+                with translate_errors(operation, "GET", shown):
+                    async with self._client.stream("GET", url, headers={"Accept": "*/*"}) as response:
+                        if response.status_code >= 400:
+                            raise UpstreamStatusError(
+                                f"the download link answered {response.status_code} (GET {shown})",
+                                status=response.status_code,
+                                operation=operation,
+                                method="GET",
+                                url=shown,
+                            )
+                        chunks: list[bytes] = []
+                        total = 0
+                        async for chunk in response.aiter_bytes():
+                            total += len(chunk)
+                            if total > max_bytes:
+                                raise UpstreamStatusError(
+                                    f"the file behind the link is larger than {max_bytes} bytes (GET {shown})",
+                                    status=413,
+                                    operation=operation,
+                                    method="GET",
+                                    url=shown,
+                                )
+                            chunks.append(chunk)
+                        return b"".join(chunks)
+        raise UpstreamTimeout(
+            f"timed out: the download link did not answer within {self.retry.deadline:g}s (GET {shown})",
+            operation=operation,
+            method="GET",
+            url=shown,
+        )
+
     async def _once(
         self, request: PreparedRequest, operation: str, url: str, deadline: float
     ) -> tuple[_Answer, dict[str, str]]:

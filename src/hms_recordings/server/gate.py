@@ -28,6 +28,7 @@ from hms_recordings.runtime.service import Service
 from hms_recordings.server.oauth import FaceAuth, JwksCache, JwtVerifier, OAuthAuth, challenge, check_issuer
 from hms_recordings.server.ratelimit import TokenBuckets
 from hms_recordings.server.settings import ServeSettings
+from hms_recordings.taxonomy import KINDS, PROBLEM_BASE
 
 __all__ = ["Access", "McpCallGate", "admission", "open_access"]
 
@@ -120,8 +121,10 @@ class Access:
         return self.verifier.issuer
 
     def layer(self, face: FaceAuth, open_paths: tuple[str, ...] = ()) -> Callable[[ASGIApp], ASGIApp]:
-        # open_paths authenticate their callers themselves (the webhook receiver's secret header).
-        exempt = ("/health/live", "/docs", *open_paths)
+        # open_paths authenticate their callers themselves (the webhook receiver's secret header); the problem pages
+        # are public like /docs: a problem's `type` must resolve for a caller without a token.
+        pages = ("/problems", *(PROBLEM_BASE + kind for kind in KINDS))
+        exempt = ("/health/live", "/docs", *pages, *open_paths)
         return lambda app: OAuthAuth(app, self.verifier, face, exempt=exempt)
 
     def admission(self, resource: str) -> Admission:

@@ -185,7 +185,13 @@ class BearerAuth:
         self.reject = reject  # builds the 401 answer instead of the default JSON (REST: a problem document)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") in self.exempt:
+        path = scope.get("path", "")
+        # An entry ending in "/" exempts everything under it (the problem pages); others exempt one exact path.
+        if (
+            scope["type"] != "http"
+            or path in self.exempt
+            or any(p.endswith("/") and path.startswith(p) for p in self.exempt)
+        ):
             await self.app(scope, receive, send)
             return
         # The auth-scheme is case-insensitive (RFC 7235 §2.1): "bearer <token>" is the same credential. Only the
@@ -454,7 +460,7 @@ def guard(
     if oauth is not None:
         app = oauth(app)
     elif token:
-        exempt = ("/health/live", "/docs", *open_paths)
+        exempt = ("/health/live", "/docs", "/problems", "/problems/", *open_paths)
         app = BearerAuth(app, token, exempt=exempt, reject=None if sdk_checked else _unauthorized)
     app = HostOriginCheck(app, transport_security(settings), exempt=sdk_checked, metrics=metrics)
     return RequestContext(app, metrics=metrics)

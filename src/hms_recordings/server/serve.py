@@ -141,7 +141,13 @@ def mcp_face(hosted: Hosted, settings: ServeSettings, *, with_ops: bool = True) 
             max_sessions=settings.max_sessions,
             idle_timeout=settings.session_idle_timeout,
         )
-    routes: list[BaseRoute] = [*(hosted.operations() if with_ops else []), Mount("/", app=mounted)]
+    from hms_recordings.faces.problems import problem_pages
+
+    routes: list[BaseRoute] = [
+        *(hosted.operations() if with_ops else []),
+        *problem_pages(),  # where the problem documents' `type` points (401, Host/Origin)
+        Mount("/", app=mounted),
+    ]
     if access is None:
         return guard(Starlette(routes=routes, lifespan=lifespan), settings, hosted.metrics, sdk_checked=("/mcp",))
     resource = settings.oauth_resource or f"http://{settings.host}:{settings.port}/mcp"
@@ -408,7 +414,7 @@ async def run_server(
         servers = [http_server(face.app, settings, face.port) for face in faces]
         lines = [
             f"MCP on http://{settings.host}:{settings.port}/mcp, {count} tools"
-            + (", upstream: embedded emulator" if emulated is not None else "")
+            + (f", upstream: embedded emulator at {emulated.base_url}/v2" if emulated is not None else "")
         ]
         for face in faces[1:]:
             base = f"http://{settings.host}:{face.port}"

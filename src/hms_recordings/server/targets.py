@@ -24,11 +24,24 @@ from hms_recordings.server.settings import CallSettings
 if TYPE_CHECKING:
     from hms_recordings.hms.emulated import Emulation, EmulatorMode
 
-__all__ = ["emulation", "open_service", "select_inventory", "upstream_settings"]
+__all__ = [
+    "EMULATOR_HINT",
+    "STATEFUL_EMULATOR_HINT",
+    "emulation",
+    "open_service",
+    "select_inventory",
+    "upstream_settings",
+]
 
 logger = logging.getLogger("hms_recordings.server")
 
 EMULATOR_HINT = "Or pass --emulator to try everything against the embedded 100ms emulator."
+#: For one-shot commands (call, download): --emulator would start an empty emulator that ends with the command.
+STATEFUL_EMULATOR_HINT = (
+    "To try it without 100ms and keep recordings from one command to the next, run `hms-recordings emulator` in "
+    "another terminal, `export HMS_MANAGEMENT_TOKEN=$(hms-recordings token)`, and pass "
+    "--upstream recordings=http://127.0.0.1:8765/v2 (--emulator starts a fresh, empty emulator for this one command)."
+)
 
 
 def select_inventory(capability: Capability, settings: CallSettings) -> Inventory:
@@ -98,6 +111,7 @@ async def open_service(
     check_credentials: bool = True,
     wakeups: Wakeups | None = None,
     event_log: EventLog | None = None,
+    credentials_hint: str = EMULATOR_HINT,
 ) -> AsyncIterator[CapabilityService]:
     """A service on ``inventory``, closed when the block exits; missing upstream credentials refuse to start.
 
@@ -112,5 +126,5 @@ async def open_service(
     async with service:
         problems = service.credential_problems()
         if problems and check_credentials:
-            raise ConfigError("no upstream credentials: " + "; ".join(problems) + ". " + EMULATOR_HINT)
+            raise ConfigError("no upstream credentials: " + "; ".join(problems) + ". " + credentials_hint)
         yield service
