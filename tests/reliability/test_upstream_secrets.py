@@ -14,6 +14,7 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from starlette.types import ASGIApp
 
 from hms_recordings.runtime.redact import REDACTED, Redactor
 from hms_recordings.server.logging import configure_logging
@@ -21,7 +22,7 @@ from hms_recordings.server.settings import ServeSettings
 from tests.hosting import mcp_app
 
 from .conftest import CANARY_KEY, CANARY_SECRET, CANARY_TOKEN, HarnessFactory, serve_asgi
-from .test_upstream_answers import REC, answering, rest_socket
+from .test_upstream_answers import REC, Answer, answering, rest_socket
 
 pytestmark = pytest.mark.anyio
 
@@ -111,7 +112,20 @@ async def test_at_debug_no_third_party_logger_writes_a_signed_url_of_any_provide
     own_handler = logging.StreamHandler(sys.stderr)
     own.addHandler(own_handler)
     try:
-        async with answering(make_harness, path=f"/v2/recording-assets/{ASSET}/presigned-url") as (h, answer):
+        assets: list[Answer] = []
+
+        def wrap(app: ASGIApp) -> ASGIApp:
+            # The presign tool reads the asset first (for its type), then asks for the link: both answered here.
+            assets.append(Answer(app, f"/v2/recording-assets/{ASSET}"))
+            return Answer(assets[0], f"/v2/recording-assets/{ASSET}/presigned-url")
+
+        async with make_harness(wrap=wrap) as h:
+            answer = h.upstream
+            assets[0].set(
+                200,
+                json.dumps({"id": ASSET, "type": "room-composite", "status": "completed"}).encode(),
+                content_type="application/json",
+            )
             answer.set(
                 200, json.dumps({"id": ASSET, "url": url, "expiry": 3600}).encode(), content_type="application/json"
             )

@@ -76,19 +76,20 @@ ServerContext = ServerRequestContext[Any, Any]
 
 
 def tool_annotations(tool: CompiledTool) -> types.ToolAnnotations | None:
-    """The tool's hints as MCP annotations; ``None`` when the file says nothing a client could use."""
+    """The tool's hints as MCP annotations; ``None`` when the file says nothing a client could use.
+
+    Only what differs from the specification's defaults is written (``readOnlyHint`` false, ``idempotentHint``
+    false, ``openWorldHint`` true; ``destructiveHint`` means nothing for a read-only tool), and the title is the
+    tool's own ``title`` field (shown by clients since 2025-06-18), not repeated here: the tool list is read by a model
+    on every turn, and a repeated or implied word costs without telling it anything."""
     hints = tool.hints
-    title = tool.tool.label
-    if title is None and all(
-        v is None for v in (hints.read_only, hints.destructive, hints.idempotent, hints.open_world)
-    ):
+    if all(v is None for v in (hints.read_only, hints.destructive, hints.idempotent, hints.open_world)):
         return None
     return types.ToolAnnotations(
-        title=title,
-        read_only_hint=hints.read_only,
-        destructive_hint=hints.destructive,
-        idempotent_hint=hints.idempotent,
-        open_world_hint=hints.open_world,
+        read_only_hint=True if hints.read_only else None,
+        destructive_hint=None if hints.read_only or hints.destructive in (None, True) else False,
+        idempotent_hint=True if hints.idempotent else None,
+        open_world_hint=False if hints.open_world is False else None,
     )
 
 
