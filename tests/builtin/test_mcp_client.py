@@ -24,7 +24,7 @@ async def test_tools_list_advertises_typed_schemas_output_schemas_and_annotation
     start = tools["hms-start-recording"]
     assert start.input_schema["properties"]["room_id"]["pattern"] == "^[0-9a-f]{24}$"
     assert start.output_schema is not None and "status" in start.output_schema["properties"]
-    assert start.annotations is not None and start.annotations.read_only_hint is False
+    assert start.annotations is not None and start.annotations.read_only_hint is None  # the default: not read-only
     assert tools["hms-list-recordings"].annotations.read_only_hint is True  # type: ignore[union-attr]
 
 

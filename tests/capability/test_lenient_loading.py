@@ -228,14 +228,14 @@ async def test_rule7_properties_map_by_jsonpath_and_a_missing_path_is_null() -> 
 
 
 async def test_rule8_hints_label_and_description_reach_the_mcp_surface() -> None:
-    from hms_recordings.faces.mcp import build_mcp_server, tool_annotations
+    from hms_recordings.faces.mcp import build_mcp_server, describe_tools
 
     async with engine_for(capability_text(), Recorder()) as engine:
-        annotations = tool_annotations(engine.inventory.tools["do-thing"])
+        listed = describe_tools([engine.inventory.tools["do-thing"]])[0]
         server = build_mcp_server(engine)
-    assert annotations is not None
-    assert annotations.title == "Do thing"
-    assert annotations.idempotent_hint is True and annotations.read_only_hint is False
+    assert listed["title"] == "Do thing"
+    # Not read-only is the specification's default, so only the idempotent hint is written.
+    assert listed["annotations"] == {"idempotentHint": True}
     assert server.instructions == "Things, exposed."
     assert server.name == "things-mcp"
 
