@@ -3,8 +3,11 @@ at the file's own lines, unread versions are refused with a way out, and ``conve
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from hms_recordings.capability.convert import convert
@@ -16,6 +19,7 @@ from hms_recordings.capability.yamlsource import parse_yaml
 from hms_recordings.cli import main
 from hms_recordings.errors import CapabilityError
 from tests.corpus.corpus import CORPUS, canonical
+from tests.rig import open_service
 
 ALPHA2_FILE = """\
 naftiko: 1.0.0-alpha2
@@ -233,7 +237,7 @@ def test_the_convert_command_refuses_a_0_5_file_with_exit_1(tmp_path: Path, caps
     assert main(["convert", str(tmp_path / "missing.yaml"), "--to", "ikanos-1.0.0-beta5"]) == 2
 
 
-DEFECTS = """\
+PUBLISHED_SHAPES = """\
 naftiko: 1.0.0-alpha2
 info: {label: D, description: d}
 binds:
@@ -247,21 +251,30 @@ capability:
     resources:
     - name: items
       path: /items/{{kind}}
+      inputParameters:
+      - {name: kind, in: path, value: fixed}
       operations:
       - name: add
         method: POST
-        inputParameters:
-        - {name: kind, in: path, value: fixed}
         body: {type: json, data: {title: '{{title}}', owner: '{{nobody}}'}}
       - name: form
         method: POST
-        body: {type: formUrlEncoded, data: {a: b}}
+        path: /sub/{part}
+        body: {type: formUrlEncoded, data: {a: b, who: '{{who}}'}}
+  - type: http
+    namespace: keyed
+    baseUri: https://keyed.test
+    authentication: {type: apikey, name: X-Key, in: header, value: '{{env.API_KEY}}'}
+    resources:
+    - {name: one, path: '/one?view=full', operations: [{name: get, method: GET}]}
   exposes:
   - type: mcp
     namespace: m
     port: 9090
     tools:
     - {name: add, description: Add., call: api.add, with: {title: m.title}}
+    - {name: form, description: Form., call: api.form}
+    - {name: one, description: One., call: keyed.get}
   - type: rest
     namespace: r
     port: 8080
@@ -273,25 +286,45 @@ capability:
 """
 
 
-def test_validate_lists_the_known_defects_with_their_lines() -> None:
-    found = {(f.construct, f.line, f.status) for f in ignored_constructs(parse_yaml(DEFECTS, "d.yaml"))}
-    rows = DEFECTS.splitlines()
+@pytest.mark.anyio
+async def test_what_published_files_write_is_sent_as_they_mean_it() -> None:
+    # Constructs real files use (issue 17): a fixed path value, body variables, a form body, an operation-level
+    # path, `{{env.X}}` in a credential with no bind for X, apikey `name`/`in`, a literal query in the path.
+    seen: list[httpx2.Request] = []
 
-    def line(marker: str) -> int:
-        return next(n for n, row in enumerate(rows, 1) if marker in row)
+    def record(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200, json={})
 
-    assert ("param.path-value", line("value: fixed"), "defect") in found
-    assert ("operation.body-variable", line("owner:"), "defect") in found
-    assert ("operation.body-encoding", line("formUrlEncoded"), "defect") in found
-    assert ("rest.path-name", line("thing-id"), "defect") in found
-    assert ("rest.route-clash", line("api.form"), "defect") in found
-    assert ("auth.unbound-variable", line("API_PASS"), "defect") in found
-    body = next(
-        f for f in ignored_constructs(parse_yaml(DEFECTS, "d.yaml")) if f.construct == "operation.body-variable"
-    )
-    assert "`{{nobody}}`" in body.message and "title" not in body.message
-    auth = next(f for f in ignored_constructs(parse_yaml(DEFECTS, "d.yaml")) if f.construct == "auth.unbound-variable")
-    assert "`{{env.API_PASS}}`" in auth.message and "API_KEY" not in auth.message
+    capability = load_capability(parse_yaml(PUBLISHED_SHAPES, "shapes.yaml"))
+    env = {"API_KEY": "k-1", "API_PASS": "p-2"}
+    async with open_service(capability, transport=httpx2.MockTransport(record), env=env, upstream=None) as service:
+        schemas = {t.name: t.input_schema for t in service.tools()}
+        assert schemas["add"]["required"] == ["title", "nobody"]  # the body's variables; `kind` is fixed
+        assert schemas["form"]["required"] == ["part", "who"]
+        missing = await service.call("add", {"title": "t"})
+        assert missing.error is not None and missing.error.kind == "invalid_arguments"
+        assert "`nobody` is required" in missing.error.message and not seen
+
+        assert (await service.call("add", {"title": "t", "nobody": "o"})).ok
+        assert (await service.call("form", {"part": "p", "who": "w & co"})).ok
+        assert (await service.call("one", {})).ok
+    add, form, one = seen
+    assert (add.method, str(add.url)) == ("POST", "https://api.test/items/fixed")
+    assert add.headers["authorization"] == "Basic " + base64.b64encode(b"k-1:p-2").decode()
+    assert (add.headers["content-type"], json.loads(add.content)) == ("application/json", {"title": "t", "owner": "o"})
+    assert str(form.url) == "https://api.test/items/fixed/sub/p"  # the operation's path continues the resource's
+    assert form.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert form.content == b"a=b&who=w+%26+co"
+    assert (str(one.url), one.headers["x-key"]) == ("https://keyed.test/one?view=full", "k-1")
+
+
+def test_validate_lists_only_what_is_not_carried_out_with_its_line() -> None:
+    found = {(f.construct, f.line) for f in ignored_constructs(parse_yaml(PUBLISHED_SHAPES, "d.yaml"))}
+    rows = PUBLISHED_SHAPES.splitlines()
+    assert found == {
+        ("rest.route-clash", next(n for n, row in enumerate(rows, 1) if "{method: GET, call: api.form}" in row))
+    }
 
 
 SKILLS = """\

@@ -521,30 +521,29 @@ async def test_a_declared_header_parameter_is_read_from_the_header_and_refused_w
         assert [r["path"] for r in await rig.upstream_requests()] == [f"/v2/recordings/{missing}"]
 
 
-async def test_a_published_file_whose_rest_path_names_no_argument_still_serves_its_mcp_tools() -> None:
-    # api-evangelist/cloudflare: the REST path says {zone-id}, and no tool has a zone argument at all.
+async def test_a_published_file_whose_paths_name_undeclared_parameters_serves_them_on_every_face() -> None:
+    # api-evangelist/cloudflare: the consumed path says {zone_id} without declaring it, the REST path says
+    # {zone-id}. The placeholder is an argument of each tool, and the REST route reads it from its respelled name.
     async with (
         make_rig(FILES / "cloudflare-dns-dnssec.yaml", env={"CLOUDFLARE_API_KEY": "test-key"}) as rig,
         rest_face(rig) as rest,
     ):
         routes, problems = plan_routes(rig.service)
-        assert routes == []
-        assert problems == [
-            f"REST operation {method} /v1/zones/{{zone-id}}/dnssec: path parameter zone-id is not an argument of "
-            f"{name} (its arguments: {arguments}); the operation is not served over REST"
-            for method, name, arguments in [
-                ("GET", "getdnssecsettings", "none"),
-                ("PATCH", "updatednssecsettings", "body"),
-                ("DELETE", "deletednssecsettings", "none"),
-            ]
+        assert problems == []
+        assert [(r.method, r.path) for r in routes] == [
+            (method, "/v1/zones/{zone_id}/dnssec")
+            for method in ("GET", "PATCH", "DELETE")  # named as the argument
         ]
-        assert [t["name"] for t in describe_tools(rig.service.tools())] == [
+        tools = describe_tools(rig.service.tools())
+        assert [t["name"] for t in tools] == [
             "cloudflare-get-dnssec-settings",
             "cloudflare-update-dnssec-settings",
             "cloudflare-delete-dnssec-settings",
         ]
-        assert (await rest.get("/openapi.json")).json()["paths"] == {}
-        problem(await rest.get("/v1/zones/abc/dnssec"), 404, "no_route")
+        assert all("zone_id" in t["inputSchema"]["required"] for t in tools)
+        await rest.get("/v1/zones/abc/dnssec")
+        problem(await rest.get("/v1/zones/a%2Fb/dnssec"), 400, "invalid_arguments")
+        assert [r["path"] for r in await rig.upstream_requests()] == ["/v2/zones/abc/dnssec"]
 
 
 async def test_several_files_on_one_rest_face_run_each_plain_operation_on_its_own_upstream() -> None:

@@ -5,8 +5,8 @@ Two kinds (``IgnoredFinding.status``):
 
 * ``ignored``: the runtime reads the file without the construct, by design (``docs/capability-format.md`` section 6,
   ``docs/compatibility.md``): an MCP cache hint, a binary size limit, inbound authentication on an expose...
-* ``defect``: the runtime should carry it out and does not yet (issue 17, part 2: the runtime rebuild); the file is
-  served with a known wrong request. Each is listed in ``docs/compatibility.md`` with the module that owns the fix.
+* ``defect``: the runtime should carry it out and does not yet; the file would be served with a known wrong request.
+  None is left: the last ones (issue 17) are carried out now, and ``docs/compatibility.md`` lists any that appear.
 
 The walk runs on the document normalised to the alpha2 shape (:mod:`.versions`), whose lines are the original file's.
 
@@ -48,52 +48,24 @@ CONSTRUCTS: dict[str, tuple[str, str, str]] = {
     ),
     "operation.maxBinarySize": ("ignored", "binary responses are not limited by `maxBinarySize`", ""),
     "operation.outputMediaType": ("ignored", "`outputMediaType` is not used", ""),
-    "operation.path": (
-        "defect",
-        "an operation-level `path` is ignored: the request goes to the resource's path (wrong URL)",
-        "move the path to its own resource until the runtime reads it (issue 17, part 2)",
-    ),
     "operation.body-encoding": (
-        "defect",
-        "a body of this type is sent as JSON (the runtime's requests only carry JSON bodies)",
-        "until the runtime encodes form and text bodies (issue 17, part 2), expect a JSON body",
-    ),
-    "operation.body-variable": (
-        "defect",
-        "the body template uses a variable that neither the operation's parameters nor the tools calling it supply:"
-        " the tool's input schema does not ask for it, and a call without it fails (issue 17: `internal_error`)",
-        "declare the variable as an `in: body` parameter of the operation, or give it a value in the tool's `with`",
-    ),
-    "param.path-value": (
-        "defect",
-        "a fixed `value` on a path parameter is not applied: the path is filled from the arguments only"
-        " (runtime/request.py), so the tool asks the caller for it",
-        "until part 2 of issue 17, pass the value from the tool's `with`",
+        "ignored",
+        "a body of a type the format does not define is sent as JSON",
+        "use json, text, xml, sparql, formUrlEncoded or multipartForm",
     ),
     "rest.route-clash": (
-        "defect",
-        "two REST operations on the same method and path: issue 17 reports that `serve` then stops, MCP included",
+        "ignored",
+        "a second REST operation on the same method and path is not served over REST (the first one is, and its MCP"
+        " tool is served); `serve` logs which it left out",
         "give each REST operation its own method and path",
     ),
-    "rest.path-name": (
-        "defect",
-        "a REST path parameter that is not an identifier (e.g. `{zone-id}`) is not an argument of the tool behind it"
-        " (`zone_id`): `validate` passes the file but `serve` exits",
-        "write path parameters as identifiers (`{zone_id}`) matching the consumed operation's",
+    "consumes.baseUri-empty": (
+        "ignored",
+        "the API has no address: its tools are served, and each call fails until `--upstream NAMESPACE=URL` gives one",
+        "set `baseUri: https://host/prefix`",
     ),
     "param.cookie": ("ignored", "cookie parameters are not sent", ""),
     "param.environment": ("ignored", "environment parameters are not sent", ""),
-    "apikey.name-in": (
-        "defect",
-        "apikey `name`/`in` are not read; alpha2 spells them `key`/`placement`",
-        "write `key:` and `placement:` (header or query)",
-    ),
-    "auth.unbound-variable": (
-        "defect",
-        "the credential uses a variable no bind declares: the runtime reports it as not set even when the environment"
-        " has it",
-        "declare it in `binds` (e.g. `- {namespace: env, keys: {X: X}}`)",
-    ),
     "digest.challenge": ("ignored", "digest credentials are sent pre-emptively as Basic (no challenge round)", ""),
     "expose.authentication": (
         "ignored",
@@ -115,7 +87,10 @@ CONSTRUCTS: dict[str, tuple[str, str, str]] = {
     "tags": ("ignored", "`tags` are not published", ""),
 }
 
-_BODY_TYPES_SENT = frozenset({"json"})
+#: The body types the runtime encodes (runtime/bodies.py reads the same names); any other is sent as JSON.
+BODY_TYPES = frozenset(
+    {"json", "text", "xml", "sparql", "formUrlEncoded", "form", "urlencoded", "multipartForm", "multipart"}
+)
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
@@ -136,26 +111,21 @@ def ignored_constructs(doc: YamlDoc) -> list[IgnoredFinding]:
             IgnoredFinding(format_path(path), doc.line_of(path), message, fix, "warning", doc.file, construct, status)
         )
 
-    # Bound variables and bind namespaces (`{{env.X}}`) are supplied by the runtime, not by the caller.
-    keys = {str(k) for b in _binds(data, cap) for k in (b.get("keys") or {})}
-    bound = keys | {str(b.get("namespace")) for b in _binds(data, cap)}
-    callers = _callers(cap)
     for cpath, api in [
         *_items(data.get("consumes"), ("consumes",)),
         *_items(cap.get("consumes"), ("capability", "consumes")),
     ]:
         if "tunnel" in api:
             add((*cpath, "tunnel"), "consumes.tunnel")
-        if cap:  # a standalone consumes file gets its binds from the capability that imports it
-            _authentication(api.get("authentication"), (*cpath, "authentication"), add, keys)
+        if api.get("baseUri") == "":
+            add((*cpath, "baseUri"), "consumes.baseUri-empty")
+        _authentication(api.get("authentication"), (*cpath, "authentication"), add)
         _params(api, cpath, add)
         for rpath, resource in _items(api.get("resources"), (*cpath, "resources")):
             _tags(resource, rpath, add)
             _params(resource, rpath, add)
-            supplied = bound | {str(p.get("name")) for _, p in _items(resource.get("inputParameters"), ())}
-            supplied |= {str(p.get("name")) for _, p in _items(api.get("inputParameters"), ())}
             for opath, op in _items(resource.get("operations"), (*rpath, "operations")):
-                _operation(op, opath, add, supplied, callers.get(f"{api.get('namespace')}.{op.get('name')}"))
+                _operation(op, opath, add)
     for epath, expose in _items(cap.get("exposes"), ("capability", "exposes")):
         kind = expose.get("type")
         routes: dict[tuple[str, str], PathKey] = {}
@@ -197,33 +167,6 @@ def ignored_constructs(doc: YamlDoc) -> list[IgnoredFinding]:
     return sorted(out, key=lambda f: (f.line, f.path))
 
 
-def _callers(cap: dict[str, Any]) -> dict[str, set[str]]:
-    """``ns.operation`` -> the names its callers supply: their input parameters and ``with`` keys."""
-    out: dict[str, set[str]] = {}
-    callers: list[dict[str, Any]] = []
-    for _, expose in _items(cap.get("exposes"), ()):
-        callers += [t for _, t in _items(expose.get("tools"), ())]
-        callers += [op for _, r in _items(expose.get("resources"), ()) for _, op in _items(r.get("operations"), ())] + [
-            r for _, r in _items(expose.get("resources"), ())
-        ]
-    callers += [f for _, a in _items(cap.get("aggregates"), ()) for _, f in _items(a.get("functions"), ())]
-    for caller in callers:
-        names = {str(p.get("name")) for _, p in _items(caller.get("inputParameters"), ())}
-        for node in [caller, *(s for _, s in _items(caller.get("steps"), ()))]:
-            if isinstance(node.get("call"), str):
-                with_: dict[str, Any] = node["with"] if isinstance(node.get("with"), dict) else {}
-                out.setdefault(node["call"], set()).update(names | {str(k) for k in with_})
-    return out
-
-
-def _binds(data: dict[str, Any], cap: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        b
-        for _, b in [*_items(data.get("binds"), ()), *_items(cap.get("binds"), ())]
-        if isinstance(b.get("keys"), dict | None)
-    ]
-
-
 def _items(node: Any, path: PathKey) -> Iterator[tuple[PathKey, dict[str, Any]]]:
     if isinstance(node, list):
         for index, item in enumerate(node):
@@ -247,9 +190,6 @@ def _rest_paths(resource: dict[str, Any], path: PathKey, routes: dict[tuple[str,
     route = resource.get("path")
     if not isinstance(route, str):
         return
-    for name in _PLACEHOLDER.findall(route):
-        if not _IDENTIFIER.fullmatch(name):
-            add((*path, "path"), "rest.path-name", f"`{{{name}}}`")
     for opath, op in _items(resource.get("operations"), (*path, "operations")):
         key = (str(op.get("method", "GET")).upper(), _PLACEHOLDER.sub("{}", route))
         if key in routes:
@@ -257,42 +197,22 @@ def _rest_paths(resource: dict[str, Any], path: PathKey, routes: dict[tuple[str,
         routes.setdefault(key, opath)
 
 
-def _operation(op: dict[str, Any], path: PathKey, add: Add, supplied: set[str], callers: set[str] | None) -> None:
-    """``callers``: the argument and ``with`` names of the tools and steps that call ``op`` (``None``: nothing
-    calls it, so no tool is affected by its body)."""
+def _operation(op: dict[str, Any], path: PathKey, add: Add) -> None:
     _tags(op, path, add)
     _params(op, path, add)
-    for ppath, param in _items(op.get("inputParameters"), (*path, "inputParameters")):
-        if param.get("in") == "path" and param.get("value") is not None:
-            add((*ppath, "value"), "param.path-value", f"`{param.get('name')}`")
-    names = supplied | {str(p.get("name")) for _, p in _items(op.get("inputParameters"), ())}
-    if op.get("body") is not None and callers is not None:
-        names |= callers
-        missing = sorted({v for v in _VARIABLE.findall(str(op["body"])) if v.split(".")[0] not in names})
-        if missing:
-            add((*path, "body"), "operation.body-variable", ", ".join(f"`{{{{{v}}}}}`" for v in missing))
-    for key in ("outputSchema", "maxBinarySize", "outputMediaType", "path"):
+    for key in ("outputSchema", "maxBinarySize", "outputMediaType"):
         if key in op:
             add((*path, key), f"operation.{key}")
     raw = op.get("outputRawFormat")
     if raw is not None and raw != "json":
         add((*path, "outputRawFormat"), "operation.outputRawFormat", f"`outputRawFormat: {raw}`")
     body = op.get("body")
-    if isinstance(body, dict) and isinstance(body.get("type"), str) and body["type"] not in _BODY_TYPES_SENT:
+    if isinstance(body, dict) and isinstance(body.get("type"), str) and body["type"] not in BODY_TYPES:
         add((*path, "body", "type"), "operation.body-encoding", f"`body: {{type: {body['type']}}}`")
 
 
-def _authentication(auth: Any, path: PathKey, add: Add, keys: set[str]) -> None:
-    """``keys``: the variables the binds declare (``{{X}}`` and ``{{namespace.X}}`` both need ``X`` among them)."""
-    if not isinstance(auth, dict):
-        return
-    texts = " ".join(str(v) for k, v in auth.items() if k != "type")
-    unbound = sorted({v for v in _VARIABLE.findall(texts) if v.rsplit(".", 1)[-1] not in keys})
-    if unbound:
-        add(path, "auth.unbound-variable", ", ".join(f"`{{{{{v}}}}}`" for v in unbound))
-    if auth.get("type") == "apikey" and ("name" in auth or "in" in auth) and "key" not in auth:
-        add(path, "apikey.name-in")
-    if auth.get("type") == "digest":
+def _authentication(auth: Any, path: PathKey, add: Add) -> None:
+    if isinstance(auth, dict) and auth.get("type") == "digest":
         add((*path, "type"), "digest.challenge")
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "EMPTY_BASE_URI",
     "Aggregate",
     "AggregateFunction",
     "Authentication",
@@ -37,6 +38,11 @@ __all__ = [
 ]
 
 JsonSchema = dict[str, Any]
+
+
+#: Where a consumed API with ``baseUri: ''`` points until ``--upstream`` gives its address (``.invalid`` never
+#: resolves, RFC 6761); the runtime refuses to send there and says how to give the address.
+EMPTY_BASE_URI = "http://empty-baseuri.invalid"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from hms_recordings.capability.model import (
+    EMPTY_BASE_URI,
     Authentication,
     Binding,
     ConsumedApi,
@@ -73,7 +74,8 @@ class ConsumesReader(ToolReader):
         if kind in ("basic", "digest"):
             return Authentication(kind, username=str(node.get("username", "")), password=str(node.get("password", "")))
         if kind == "apikey":
-            placement = str(node.get("placement", "header"))
+            # alpha2 spells them `key`/`placement`; files written after OpenAPI (and the ikanos docs) say `name`/`in`.
+            placement = str(node.get("placement", node.get("in", "header")))
             if placement not in ("header", "query"):
                 self.fail(
                     (*path, "placement"),
@@ -81,7 +83,10 @@ class ConsumesReader(ToolReader):
                     "use `placement: header` or `placement: query`",
                 )
             return Authentication(
-                "apikey", key=str(node.get("key", "")), value=str(node.get("value", "")), placement=placement
+                "apikey",
+                key=str(node.get("key", node.get("name", ""))),
+                value=str(node.get("value", "")),
+                placement=placement,
             )
         if kind:
             self.fail(
@@ -100,13 +105,10 @@ class ConsumesReader(ToolReader):
         if base and not re.match(r"^https?://[^/\s]+", base):
             self.fail((*path, "baseUri"), f"baseUri `{base}` is not an http(s) URL", "use https://host/prefix")
         elif not base and node.get("baseUri") is not None:
-            # Some generated files leave it empty; say so here rather than as "names no consumed operation" later.
-            self.fail(
-                (*path, "baseUri"),
-                f"`baseUri` of `{namespace}` is empty, so its operations have no address",
-                "set `baseUri: https://host/prefix` (the provider's API address)",
-            )
-            base = "http://empty-baseuri.invalid"  # keeps the operations known, so no cascade of findings
+            # Generated files leave it empty for the deployer to fill: the tools are served, and a call says
+            # where to give the address (runtime/upstreams.py) instead of the file being refused.
+            # (validate lists it: capability/ignored.py `consumes.baseUri-empty`).
+            base = EMPTY_BASE_URI
         params = tuple(
             p
             for i, item in enumerate(
@@ -156,7 +158,7 @@ class ConsumesReader(ToolReader):
                     namespace=namespace,
                     name=name,
                     method=method,
-                    path=res_path,
+                    path=_operation_path(res_path, op.get("path")),
                     description=str(op.get("description") or op.get("label") or ""),
                     params=tuple(res_params + op_params),
                     body=op.get("body"),
@@ -234,3 +236,13 @@ class ConsumesReader(ToolReader):
             return api
         operations = {name: replace(op, namespace=alias) for name, op in api.operations.items()}
         return replace(api, namespace=alias, operations=operations)
+
+
+def _operation_path(resource_path: str, operation_path: Any) -> str:
+    """An operation-level ``path`` (not in the schema, written by some published files) continues the resource's
+    path, unless it already starts with it."""
+    if not isinstance(operation_path, str) or not operation_path.strip("/"):
+        return resource_path
+    if operation_path.startswith(resource_path.rstrip("/") + "/") or operation_path == resource_path:
+        return operation_path
+    return resource_path.rstrip("/") + "/" + operation_path.lstrip("/")

@@ -119,10 +119,43 @@ def resolve_bindings(capability: Capability, env: Mapping[str, str] | None = Non
                     missing.append(provider_key if not bind.location else f"{provider_key} (in {bind.location})")
                 continue
             values[var] = str(value)
+    namespaces = {b.namespace for b in capability.binds}
+    for name in _unbound_credential_variables(capability):
+        # `{{env.X}}` (or `{{X}}`) in a credential with no bind declaring X: published files rely on the
+        # environment directly, so X is read from it. Unset, it is not a start-up error but the credential's own:
+        # every call of that API says which variable to set (runtime/credentials.py).
+        value = env.get(name)
+        if value:
+            values.setdefault(name, str(value))
+        namespaces.add("env")
     if missing:
         names = ", ".join(missing)
         raise BindingError(
             f"the capability binds {names}, which {'is' if len(missing) == 1 else 'are'} not set; "
             f"set {'it' if len(missing) == 1 else 'them'} in the environment"
         )
-    return Bindings(values, frozenset(b.namespace for b in capability.binds))
+    return Bindings(values, frozenset(namespaces))
+
+
+_VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}")
+
+
+def _unbound_credential_variables(capability: Capability) -> list[str]:
+    """The environment variables the consumed APIs' credentials and fixed headers name without a bind."""
+    keys = {key for bind in capability.binds for key in bind.keys}
+    namespaces = {bind.namespace for bind in capability.binds} | {"env"}
+    texts: list[str] = []
+    for api in capability.consumes.values():
+        auth = api.authentication
+        if auth is not None:
+            texts += [t for t in (auth.token, auth.username, auth.password, auth.value) if t]
+        texts += [p.value for p in api.params if p.value]
+    found: dict[str, None] = {}
+    for text in texts:
+        for name in _VARIABLE.findall(text):
+            head, dot, rest = name.partition(".")
+            variable = rest if dot else head
+            if (dot and head not in namespaces) or "." in variable or variable in keys:
+                continue
+            found[variable] = None
+    return list(found)

@@ -94,6 +94,16 @@ def _hints(tool: Tool, method: str | None) -> Hints:
     return Hints(read_only, destructive, hints.idempotent, hints.open_world)
 
 
+def _with_missing_needs(declared: dict[str, Any], derived: dict[str, Any]) -> dict[str, Any]:
+    """A tool's declared ``inputParameters`` plus what its request cannot go without and the tool did not declare
+    (a path placeholder, a body variable): published files forget them, and without them the tool is uncallable."""
+    lacking = [n for n in derived.get("required", ()) if n not in declared["properties"]]
+    if not lacking:
+        return declared
+    properties = {**declared["properties"], **{n: derived["properties"][n] for n in lacking}}
+    return {**declared, "properties": properties, "required": [*declared.get("required", ()), *lacking]}
+
+
 def compile_tool(
     tool: Tool,
     expose_namespace: str,
@@ -117,8 +127,10 @@ def compile_tool(
         schema = steps_schema(steps, tool, bound)
     elif tool.params is not None:
         schema = schema_from_params(tool.params)
+        if plan is not None:
+            schema = _with_missing_needs(schema, derive_schema(plan, with_plan, bound))
     elif plan is not None:
-        schema = derive_schema(plan.operation, with_plan.references())
+        schema = derive_schema(plan, with_plan, bound)
     else:
         schema = {"type": "object", "properties": {}, "additionalProperties": False}
     handler = None

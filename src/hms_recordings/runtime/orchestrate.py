@@ -104,6 +104,7 @@ class _CallStep:
     step: Step
     operation: Operation
     with_plan: WithPlan
+    plan: RequestPlan
     paths: tuple[tuple[str, tuple[str, ...]], ...]  # with-key -> path into earlier outputs (lenient `$.step.x`)
     project: Callable[[Any], Any]
     for_each: tuple[str, ...] | None = None  # x-forEach: path to the earlier array the call runs over
@@ -185,6 +186,7 @@ def compile_steps(tool: Tool, expose_namespace: str, plans: Mapping[str, Request
                     step,
                     plan.operation,
                     WithPlan.compile(plain, expose_namespace),
+                    plan,
                     tuple(paths),
                     _projection(plan.operation),
                     for_each,
@@ -249,8 +251,10 @@ def steps_schema(plan: StepPlan, tool: Tool, bound: frozenset[str]) -> dict[str,
             refs = entry.with_plan.references()
             filled = {key for key, src in entry.with_plan.entries if not isinstance(src, ArgRef)}
             filled |= {key for key, _path in entry.paths}
-            derived = derive_schema(entry.operation, refs)
+            derived = derive_schema(entry.plan, entry.with_plan, bound)
             for name, prop in derived["properties"].items():
+                if name in plan.step_names:
+                    continue  # `{{step}}` in a `with` template is an earlier step's output, not an argument
                 if name not in filled or name in refs.values():
                     add(name, prop, name in derived.get("required", ()))
             templates = [src for _key, src in entry.with_plan.entries if isinstance(src, Template)]

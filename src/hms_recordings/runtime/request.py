@@ -7,8 +7,12 @@ Paths (rule 3): ``{x}`` and ``{{x}}`` are both placeholders. Each value is check
 ``#``, ``%``, control characters, nothing that Unicode normalisation turns into one of those) and percent-encoded, so a
 value can never leave its path segment. Failures are :class:`ToolInputError` raised before anything is sent.
 
-Body (rule 5): an operation ``body:`` template wins; else an ``in: body`` parameter named ``body`` is the whole JSON
-body; else the ``in: body`` parameters are collected into one JSON object.
+Body (rule 5): an operation ``body:`` wins, encoded as its type says (``runtime/bodies.py``); else an ``in: body``
+parameter named ``body`` is the whole JSON body; else the ``in: body`` parameters are collected into one JSON object.
+
+What the caller must give (:meth:`RequestPlan.needs`): every path placeholder without a fixed ``value``, every
+parameter without one, and every variable of the body. Tool input schemas are derived from it, so a served tool can
+always be called with a request its file declares.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from urllib.parse import quote
 from hms_recordings.capability.loader import SEED_ALIASES
 from hms_recordings.capability.model import ConsumedParam, Operation
 from hms_recordings.capability.templates import MISSING, Scope, Template, as_text
-from hms_recordings.errors import CapabilityError, ToolInputError
+from hms_recordings.errors import ToolInputError
+from hms_recordings.runtime.bodies import BodyPlan, EncodedBody
 
-__all__ = ["ArgRef", "PreparedRequest", "RequestPlan", "WithPlan", "check_path_value"]
+__all__ = ["ArgRef", "Need", "PreparedRequest", "RequestPlan", "WithPlan", "check_path_value"]
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}|\{([A-Za-z0-9_.-]+)\}")
 _FORBIDDEN = re.compile(r"[/\\?#%\x00-\x1f\x7f]")
@@ -103,6 +108,17 @@ class PreparedRequest:
     headers: tuple[tuple[str, str], ...]
     json_body: Any = None
     has_body: bool = False
+    body: EncodedBody | None = None  # a typed body: bytes and their content type (JSON stays in ``json_body``)
+
+
+@dataclass(frozen=True)
+class Need:
+    """One value a request takes from the caller: its name, where it goes, and the parameter declaring it if any."""
+
+    name: str
+    location: str  # path | query | header | cookie | body
+    param: ConsumedParam | None = None
+    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -112,22 +128,26 @@ class RequestPlan:
     query: tuple[tuple[ConsumedParam, Template | None], ...]
     headers: tuple[tuple[ConsumedParam, Template | None], ...]
     body_params: tuple[ConsumedParam, ...]
-    body_template: Any
+    body_plan: BodyPlan | None
+    path_values: tuple[tuple[str, Template], ...] = ()  # path parameters with a fixed ``value``
+    literal_query: tuple[tuple[str, Template], ...] = ()  # ``?a=b`` written into the path itself
 
     @classmethod
     def compile(cls, operation: Operation, static_headers: tuple[ConsumedParam, ...] = ()) -> RequestPlan:
+        # Some published files write a fixed query into the path (`/search?type=all`): it is sent as query
+        # parameters (placeholders in it filled like the path's), never as part of the path.
+        path, _, query_text = operation.path.partition("?")
+        literal_query = tuple(
+            (key, Template.compile(_PLACEHOLDER.sub(lambda m: "{{" + (m.group(1) or m.group(2)) + "}}", value)))
+            for key, _, value in (pair.partition("=") for pair in query_text.split("&") if pair)
+        )
         parts: list[str | tuple[str]] = []
         cursor = 0
-        for match in _PLACEHOLDER.finditer(operation.path):
-            parts.append(operation.path[cursor : match.start()])
+        for match in _PLACEHOLDER.finditer(path):
+            parts.append(path[cursor : match.start()])
             parts.append((match.group(1) or match.group(2),))
             cursor = match.end()
-        parts.append(operation.path[cursor:])
-        if "?" in operation.path:
-            raise CapabilityError(
-                f"operation {operation.key}: path {operation.path!r} must not contain `?`; "
-                "declare query parameters with `in: query`"
-            )
+        parts.append(path[cursor:])
 
         def compiled(
             location: str, params: tuple[ConsumedParam, ...]
@@ -145,24 +165,62 @@ class RequestPlan:
             query=compiled("query", all_params),
             headers=compiled("header", all_params),
             body_params=tuple(p for p in operation.params if p.location == "body"),
-            body_template=_compile_tree(_body_data(operation.body)) if operation.body is not None else None,
+            body_plan=BodyPlan.compile(operation.body) if operation.body is not None else None,
+            path_values=tuple(
+                (p.name, Template.compile(p.value))
+                for p in operation.params
+                if p.location == "path" and p.value is not None
+            ),
+            literal_query=literal_query,
         )
 
     @property
     def path_names(self) -> tuple[str, ...]:
         return tuple(p[0] for p in self.path_parts if isinstance(p, tuple))
 
+    def needs(self) -> tuple[Need, ...]:
+        """What the caller gives: path placeholders without a fixed value (required, as the path reads), declared
+        parameters without one (required as declared), the body's variables (required: a body that lacks one is
+        not the body the file declares), and the variables of fixed values (optional: a value that still lacks a
+        variable is not sent, as the Java engine does). Dotted names (``env.X``, ``step.field``) are not the
+        caller's; the tool compiler also leaves out bound variables."""
+        fixed = {name for name, _ in self.path_values}
+        declared = {p.name: p for p in self.operation.params if p.value is None}
+        out: dict[str, Need] = {}
+        for name in self.path_names:
+            if name not in fixed and name not in out:
+                out[name] = Need(name, "path", declared.get(name))
+        for param in self.operation.params:
+            if param.value is None and param.name not in out and param.location != "path":
+                out[param.name] = Need(param.name, param.location, param, param.required)
+        if self.body_plan is not None:
+            for name in self.body_plan.names:
+                out.setdefault(name, Need(name, "body"))
+        valued = [t for _, t in (*self.literal_query, *self.path_values)]
+        valued += [t for _, t in (*self.query, *self.headers) if t is not None]
+        for template in valued:
+            for name in template.names:
+                out.setdefault(name, Need(name, "query", required=False))
+        return tuple(n for n in out.values() if "." not in n.name)
+
     def build(self, params: dict[str, Any], scope: Scope) -> PreparedRequest:
         path = []
+        fixed = dict(self.path_values)
+        # Fixed values, the path's literal query and the body see the arguments as ``with`` mapped them too.
+        with_args = Scope({**scope.args, **params}, scope.bindings, scope.namespaces)
         for part in self.path_parts:
             if isinstance(part, tuple):
                 name = part[0]
+                if name in fixed and not fixed[name].missing(with_args):
+                    path.append(check_path_value(name, fixed[name].render(with_args)))
+                    continue
                 if name not in params or params[name] is None:
                     raise ToolInputError(f"`{name}` is required (it fills the path {self.operation.path})", [name])
                 path.append(check_path_value(name, params[name]))
             else:
                 path.append(part)
         query = [(p.name, as_text(v)) for p, v in self._values(self.query, params, scope)]
+        query += [(key, t.render(with_args)) for key, t in self.literal_query if not t.missing(with_args)]
         for name, text in query:
             # A schema `pattern` ending in `$` lets one trailing newline through (Python's `re.search`), so an id
             # filter like "<24 hex>\n" would reach the upstream: no control character ever goes into a query.
@@ -175,7 +233,16 @@ class RequestPlan:
             if "\r" in text or "\n" in text:
                 raise ToolInputError(f"`{p.name}` must not contain line breaks", [p.name])
             headers.append((p.name, text))
-        has_body, body = self._body(params, scope)
+        if self.body_plan is not None:
+            encoded = self.body_plan.render(with_args)
+            if encoded.content is None:
+                return PreparedRequest(
+                    self.operation.method, "".join(path), tuple(query), tuple(headers), encoded.json, True
+                )
+            return PreparedRequest(
+                self.operation.method, "".join(path), tuple(query), tuple(headers), None, True, encoded
+            )
+        has_body, body = self._body(params)
         return PreparedRequest(self.operation.method, "".join(path), tuple(query), tuple(headers), body, has_body)
 
     @staticmethod
@@ -196,9 +263,7 @@ class RequestPlan:
                     out.append((param, value))
         return out
 
-    def _body(self, params: dict[str, Any], scope: Scope) -> tuple[bool, Any]:
-        if self.body_template is not None:
-            return True, _render_tree(self.body_template, scope)
+    def _body(self, params: dict[str, Any]) -> tuple[bool, Any]:
         if not self.body_params:
             return False, None
         if len(self.body_params) == 1 and self.body_params[0].name == "body":
@@ -206,28 +271,3 @@ class RequestPlan:
             return value is not None, value
         collected = {p.name: params[p.name] for p in self.body_params if params.get(p.name) is not None}
         return True, collected
-
-
-def _body_data(body: Any) -> Any:
-    """A typed body (``{type: json, data: ...}``) sends its ``data``; a raw body is sent as it is."""
-    return body.get("data") if isinstance(body, dict) and "type" in body and "data" in body else body
-
-
-def _compile_tree(node: Any) -> Any:
-    if isinstance(node, str):
-        return Template.compile(node)
-    if isinstance(node, dict):
-        return {k: _compile_tree(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_compile_tree(v) for v in node]
-    return node
-
-
-def _render_tree(node: Any, scope: Scope) -> Any:
-    if isinstance(node, Template):
-        return node.value(scope)
-    if isinstance(node, dict):
-        return {k: _render_tree(v, scope) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_render_tree(v, scope) for v in node]
-    return node

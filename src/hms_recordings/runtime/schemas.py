@@ -18,8 +18,10 @@ from typing import Any, cast
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
-from hms_recordings.capability.model import Operation, ToolParam
+from hms_recordings.capability.model import ToolParam
+from hms_recordings.capability.templates import Template
 from hms_recordings.errors import ToolInputError
+from hms_recordings.runtime.request import ArgRef, RequestPlan, WithPlan
 
 __all__ = ["ArgumentValidator", "derive_schema", "schema_from_params"]
 
@@ -43,21 +45,51 @@ def schema_from_params(params: tuple[ToolParam, ...]) -> dict[str, Any]:
     return schema
 
 
-def derive_schema(operation: Operation, references: dict[str, str]) -> dict[str, Any]:
-    """Schema from the operation's parameters, named as the tool's arguments (``with`` may rename them)."""
+def derive_schema(plan: RequestPlan, with_plan: WithPlan, bound: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Schema from what the request needs (:meth:`RequestPlan.needs`), named as the tool's arguments.
+
+    ``with`` may rename a value (a reference: the argument is asked under its own name) or fill it (a literal, or a
+    template whose own variables are then asked for instead). Bound variables (binds' keys) are never asked."""
+    operation = plan.operation
+    references = with_plan.references()
+    filled = {key: src for key, src in with_plan.entries if not isinstance(src, ArgRef)}
     properties: dict[str, Any] = {}
     required: list[str] = []
-    for param in operation.params:
-        if param.value is not None:
-            continue  # a fixed value: not the caller's to give
-        arg = references.get(param.name, param.name)
-        description = param.description or (
-            f"{param.location.capitalize()} parameter `{param.name}` of {operation.method} {operation.path}."
-        )
-        kind = param.type or ("object" if param.location == "body" and param.name == "body" else "string")
-        properties[arg] = _property(kind, description, param.schema)
-        if param.required or param.location == "path":
-            required.append(arg)
+
+    def add(name: str, prop: dict[str, Any], needed: bool) -> None:
+        if name in bound or "." in name:
+            return
+        properties.setdefault(name, prop)
+        if needed and name not in required:
+            required.append(name)
+
+    for need in plan.needs():
+        needed = need.required or need.location == "path"
+        if need.name in filled:
+            source = filled[need.name]
+            if not isinstance(source, Template):
+                continue  # a literal: the file gives the value
+            own = [n for n in source.names if n not in bound and "." not in n]
+            for name in own:
+                add(name, _property("string", f"Fills `{{{{{name}}}}}` in `{need.name}`.", {}), needed)
+            if own:
+                continue
+            needed = False  # rule 4: a template that may stay unresolved falls back to the argument, if given
+        arg = references.get(need.name, need.name)
+        param = need.param
+        if param is not None:
+            description = param.description or (
+                f"{param.location.capitalize()} parameter `{param.name}` of {operation.method} {operation.path}."
+            )
+            kind = param.type or ("object" if param.location == "body" and param.name == "body" else "string")
+            add(arg, _property(kind, description, param.schema), needed)
+        elif need.location == "path":
+            add(arg, _property("string", f"Fills `{{{need.name}}}` in the path {operation.path}.", {}), needed)
+        elif plan.body_plan is not None and need.name in plan.body_plan.whole_names:
+            # The whole value of a body field: any JSON value goes in as it is.
+            add(arg, {"description": f"The `{need.name}` value of the request body (any JSON value)."}, needed)
+        else:
+            add(arg, _property("string", f"Fills `{{{{{need.name}}}}}` in the request.", {}), needed)
     schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:
         schema["required"] = required

@@ -365,7 +365,11 @@ class UpstreamClient:
         if self.credentials is not None:
             await self.credentials.apply(headers, query)
         kwargs: dict[str, Any] = {"params": query or None, "headers": headers}
-        if request.has_body:
+        if request.body is not None:
+            kwargs["content"] = request.body.content
+            if not any(name.lower() == "content-type" for name in headers):  # a declared header parameter wins
+                headers["Content-Type"] = request.body.content_type
+        elif request.has_body:
             kwargs["json"] = request.json_body
         # The total deadline also bounds the attempt in flight (waiting for a concurrency slot included), not only
         # the pauses between attempts: a slow or dripping upstream cannot hold a caller past it.

@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import httpx2
 
-from hms_recordings.capability.model import Capability
+from hms_recordings.capability.model import EMPTY_BASE_URI, Capability
 from hms_recordings.capability.templates import Scope
 from hms_recordings.errors import CapabilityError, ConfigError
 from hms_recordings.runtime.bindings import Bindings, resolve_bindings
@@ -105,6 +105,12 @@ class Upstreams:
     ) -> UpstreamResponse:
         request = plan.build(params, scope)
         client = self.clients[plan.operation.namespace]
+        if client.base_url == EMPTY_BASE_URI and plan.operation.namespace not in self.settings.transports:
+            namespace = plan.operation.namespace
+            raise ConfigError(
+                f"the capability leaves the address of `{namespace}` empty (`baseUri: ''`), so nothing was sent; "
+                f"serve or call with `--upstream {namespace}=https://host/prefix`"
+            )
         return await client.send(
             request,
             operation=plan.operation.key,
