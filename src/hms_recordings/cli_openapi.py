@@ -31,7 +31,9 @@ def cmd_import_openapi(args: argparse.Namespace) -> int:
     try:
         size = path.stat().st_size
         if size > MAX_SPEC_BYTES:  # refused before reading: the limit bounds memory, not only the parse
-            raise CapabilityError(f"{path} is {size:,} bytes, over the limit of {MAX_SPEC_BYTES:,}; nothing was imported")
+            raise CapabilityError(
+                f"{path} is {size:,} bytes, over the limit of {MAX_SPEC_BYTES:,}; nothing was imported"
+            )
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CapabilityError(f"cannot read {path}: {exc.__class__.__name__}: {exc}") from None

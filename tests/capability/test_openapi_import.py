@@ -18,6 +18,7 @@ from hms_recordings import cli
 from hms_recordings.capability.loader import lenient_findings, load_capability
 from hms_recordings.capability.model import Capability
 from hms_recordings.capability.openapi_import import (
+    MAX_DESCRIPTION,
     MAX_SPEC_BYTES,
     PLACEHOLDER_HOST,
     ImportResult,
@@ -189,7 +190,7 @@ def test_the_imported_capability_passes_strict_validation_and_loads(name: str) -
 @pytest.mark.anyio
 @pytest.mark.parametrize("name", DOCUMENTS)
 async def test_every_imported_tool_sends_the_upstream_the_request_its_operation_declares(name: str) -> None:
-    document, result, capability = imported(name)
+    document, _result, capability = imported(name)
     fake = FakeUpstream()
     service = open_service(capability, transport=httpx2.ASGITransport(app=fake), upstream=UPSTREAM)
     by_shape = {(m.upper(), shape(p)): (p, m) for p, item in document["paths"].items() for m in item}
@@ -206,7 +207,7 @@ async def test_every_imported_tool_sends_the_upstream_the_request_its_operation_
             assert outcome.data == {"ok": True}
             seen = fake.seen[-1]
 
-            expected_path = _PLACEHOLDER.sub(lambda m: str(args[m.group(1)]), path)
+            expected_path = _PLACEHOLDER.sub(lambda m, given=args: str(given[m.group(1)]), path)
             query = sorted(
                 (key, str(v).lower() if isinstance(v, bool) else str(v))
                 for key, where in params.items()
@@ -219,7 +220,7 @@ async def test_every_imported_tool_sends_the_upstream_the_request_its_operation_
                 if where == "header" and key in args:
                     assert seen["headers"][key.lower()] == str(args[key])
             if has_json:
-                assert seen["json"] == (body_args["body"] if "body" in body_args else body_args)
+                assert seen["json"] == body_args.get("body", body_args)  # a `body` argument is the whole body
             else:
                 assert seen["json"] is None
             called += 1
@@ -240,6 +241,14 @@ def test_tools_are_named_from_operation_ids_and_hinted_from_their_methods() -> N
     assert body["name"]["required"] is True and body["tag"]["required"] is False
 
 
+def test_a_long_operation_description_is_cut_to_the_documented_bound() -> None:
+    _document, result, _capability = imported("oai-petstore-expanded.yaml")
+    described = result.data["capability"]["exposes"][0]["tools"][0]["description"]
+
+    assert len(described) == MAX_DESCRIPTION
+    assert described.startswith("Returns all pets") and described.endswith("…")
+
+
 def test_operations_without_ids_get_unique_names_from_method_and_path() -> None:
     _document, result, _capability = imported("ik-no-operation-ids.yaml")
     names = [t["name"] for t in result.data["capability"]["exposes"][0]["tools"]]
@@ -255,7 +264,9 @@ def test_server_variables_take_their_defaults_in_the_base_uri() -> None:
     assert any("x-www-form-urlencoded" in w for w in result.warnings)
 
 
-@pytest.mark.parametrize(("name", "base"), [("emulator", PLACEHOLDER_HOST + "/v2"), ("ik-no-servers.yaml", PLACEHOLDER_HOST)])
+@pytest.mark.parametrize(
+    ("name", "base"), [("emulator", PLACEHOLDER_HOST + "/v2"), ("ik-no-servers.yaml", PLACEHOLDER_HOST)]
+)
 def test_a_relative_or_missing_server_url_becomes_a_placeholder_that_is_said(name: str, base: str) -> None:
     _document, result, _capability = imported(name)
     api = result.data["capability"]["consumes"][0]
@@ -275,8 +286,11 @@ def test_openapi_3_0_nullable_becomes_a_json_schema_type_list() -> None:
                 "get": {
                     "operationId": "getN",
                     "parameters": [
-                        {"name": "q", "in": "query", "schema": {"type": "integer", "nullable": True, "minimum": 0,
-                                                                "exclusiveMinimum": True}}
+                        {
+                            "name": "q",
+                            "in": "query",
+                            "schema": {"type": "integer", "nullable": True, "minimum": 0, "exclusiveMinimum": True},
+                        }
                     ],
                 }
             }
@@ -359,7 +373,9 @@ def test_exporting_a_capability_without_a_rest_expose_is_refused_with_the_fix() 
 # --- the command line ---------------------------------------------------------------------------------------------
 
 
-def test_the_cli_imports_to_a_file_that_validate_strict_accepts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_imports_to_a_file_that_validate_strict_accepts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "petstore.yaml"
 
     code = cli.main(["import", "openapi", str(DATA / "oai-petstore.yaml"), "-o", str(out), "--namespace", "Pets"])
@@ -399,7 +415,12 @@ _HOSTILE: dict[str, tuple[str, str]] = {
             {
                 "openapi": "3.1.0",
                 "info": {"title": "C"},
-                "components": {"parameters": {"a": {"$ref": "#/components/parameters/b"}, "b": {"$ref": "#/components/parameters/a"}}},
+                "components": {
+                    "parameters": {
+                        "a": {"$ref": "#/components/parameters/b"},
+                        "b": {"$ref": "#/components/parameters/a"},
+                    }
+                },
                 "paths": {"/c": {"get": {"parameters": [{"$ref": "#/components/parameters/a"}]}}},
             }
         ),
@@ -426,7 +447,9 @@ def test_a_document_that_cannot_be_imported_exits_2_and_writes_nothing(
     assert not out.exists()
 
 
-def test_a_document_over_the_size_limit_exits_2_before_it_is_parsed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_document_over_the_size_limit_exits_2_before_it_is_parsed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     spec = tmp_path / "huge.yaml"
     spec.write_text("openapi: 3.1.0\n" + "#" * MAX_SPEC_BYTES, encoding="utf-8")
     out = tmp_path / "out.yaml"

@@ -35,6 +35,7 @@ from typing import Any
 from hms_recordings.errors import CapabilityError
 
 __all__ = [
+    "MAX_DESCRIPTION",
     "MAX_OPERATIONS",
     "MAX_REF_DEPTH",
     "MAX_SCHEMA_DEPTH",
@@ -54,6 +55,8 @@ MAX_OPERATIONS = 1_000
 MAX_REF_DEPTH = 32
 #: Schema nesting kept in an argument's ``x-schema``; anything deeper is accepted as it comes (``{}``).
 MAX_SCHEMA_DEPTH = 12
+#: Characters of a tool's description kept (summary first): a tool list is read by a model on every turn.
+MAX_DESCRIPTION = 1_000
 #: The host of the ``baseUri`` written when the document names no absolute server URL.
 PLACEHOLDER_HOST = "https://api.example.invalid"
 
@@ -67,9 +70,12 @@ _BASE_URI = re.compile(r"^https?://[^/]+(/[^{]*)?$")  # alpha2's baseUri pattern
 _IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
 #: JSON Schema keywords kept in ``x-schema``; OpenAPI-only keywords (``xml``, ``discriminator``, ...) are dropped.
 _KEPT = frozenset(
-    "type enum const format pattern minLength maxLength minimum maximum exclusiveMinimum exclusiveMaximum multipleOf "
-    "minItems maxItems uniqueItems minProperties maxProperties required default title description examples "
-    "deprecated readOnly writeOnly".split()
+    {
+        *("type", "enum", "const", "format", "pattern", "minLength", "maxLength", "minimum", "maximum"),
+        *("exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minItems", "maxItems", "uniqueItems"),
+        *("minProperties", "maxProperties", "required", "default", "title", "description", "examples"),
+        *("deprecated", "readOnly", "writeOnly"),
+    }
 )
 _HINTS = {
     "GET": {"readOnly": True, "destructive": False, "idempotent": True},
@@ -127,6 +133,11 @@ def dump_capability(data: dict[str, Any]) -> str:
     stream = io.StringIO()
     yaml.dump(data, stream)
     return stream.getvalue()
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """``value`` when it is a mapping, else an empty one: documents in the wild put anything anywhere."""
+    return value if isinstance(value, dict) else {}
 
 
 def _kebab(text: str) -> str:
@@ -226,9 +237,7 @@ class _Converter:
             if isinstance(out.get("enum"), list) and None not in out["enum"]:
                 out["enum"] = [*out["enum"], None]
         if isinstance(resolved.get("properties"), dict):
-            out["properties"] = {
-                str(k): self.schema(v, chain, depth + 1) for k, v in resolved["properties"].items()
-            }
+            out["properties"] = {str(k): self.schema(v, chain, depth + 1) for k, v in resolved["properties"].items()}
         for key in ("items", "not", "additionalProperties"):
             value = resolved.get(key)
             if isinstance(value, dict):
@@ -303,7 +312,7 @@ class _Converter:
         body, _chain = self.refs.resolve(op.get("requestBody"))
         if not isinstance(body, dict):
             return None, False
-        content = body.get("content") if isinstance(body.get("content"), dict) else {}
+        content = _mapping(body.get("content"))
         media = next(
             (m for t, m in content.items() if t.split(";")[0].strip().lower().endswith(("/json", "+json"))), None
         )
@@ -322,7 +331,7 @@ class _Converter:
         servers = self.document.get("servers")
         server = servers[0] if isinstance(servers, list) and servers and isinstance(servers[0], dict) else {}
         url = str(server.get("url") or "")
-        variables = server.get("variables") if isinstance(server.get("variables"), dict) else {}
+        variables = _mapping(server.get("variables"))
         for name, spec in variables.items():
             if isinstance(spec, dict) and spec.get("default") is not None:
                 url = url.replace("{" + str(name) + "}", str(spec["default"]))
@@ -334,8 +343,10 @@ class _Converter:
             said = f"the document's server URL {url!r} is relative"
         else:
             placeholder = PLACEHOLDER_HOST
-            said = f"the document's server URL {url!r} is not an absolute http(s) URL" if url else (
-                "the document names no server"
+            said = (
+                f"the document's server URL {url!r} is not an absolute http(s) URL"
+                if url
+                else ("the document names no server")
             )
         note = f"{said}: baseUri is the placeholder {placeholder}; point it at the API (or run with --upstream)"
         self.warnings.append(note)
@@ -408,6 +419,8 @@ class _Converter:
         description = ". ".join(t.rstrip(".") for t in (summary, detail) if t) or f"{upper} {path}"
         if summary or detail:
             description += "."
+        if len(description) > MAX_DESCRIPTION:
+            description = description[: MAX_DESCRIPTION - 1].rstrip() + "…"
         consumed: dict[str, Any] = {"name": name, "method": upper}
         if summary or detail:
             consumed["description"] = summary or detail
@@ -473,7 +486,7 @@ def import_openapi(
         raise CapabilityError("an OpenAPI document is a mapping at its top level")
     _version(document)
     converter = _Converter(document)
-    info = document.get("info") if isinstance(document.get("info"), dict) else {}
+    info = _mapping(document.get("info"))
     title = str(info.get("title") or "").strip()
     ns = _kebab(namespace) if namespace is not None else _kebab(title)
     if not ns:
@@ -482,9 +495,9 @@ def import_openapi(
         ns = "api"
         converter.warnings.append("the document has no info.title: the namespace is `api` (set one with --namespace)")
     base_uri, base_note = converter.base_uri()
-    paths = document.get("paths") if isinstance(document.get("paths"), dict) else {}
+    paths = _mapping(document.get("paths"))
     count = sum(
-        1 for item in paths.values() if isinstance(item, dict) for method in _METHODS if isinstance(item.get(method), dict)
+        len([m for m in _METHODS if isinstance(item.get(m), dict)]) for item in paths.values() if isinstance(item, dict)
     )
     if count > max_operations:
         raise CapabilityError(f"the document has {count:,} operations, over the limit of {max_operations:,}")
@@ -532,9 +545,7 @@ def import_openapi(
         api["description"] = api_description
     api["baseUri"] = base_uri
     api["resources"] = resources
-    security = (document.get("components") or {}).get("securitySchemes") if isinstance(
-        document.get("components"), dict
-    ) else None
+    security = _mapping(_mapping(document.get("components")).get("securitySchemes"))
     if security:
         converter.warnings.append(
             f"security schemes ({', '.join(sorted(security))}) not imported: add `authentication` and `binds` by hand"

@@ -101,6 +101,8 @@ def export_openapi(capability: Capability) -> ExportResult:
     routes, problems = plan_routes(catalogue)
     document = build_openapi(catalogue, routes)
     rest = capability.rest[0]
-    host = "localhost" if rest.address in ("0.0.0.0", "::") else rest.address  # noqa: S104 (a name, not a bind)
-    document["servers"] = [{"url": f"http://{host}:{rest.port}", "description": f"hms-recordings serve ({rest.namespace})"}]
+    host = "localhost" if rest.address in ("0.0.0.0", "::") else rest.address  # a wildcard bind is reached on localhost
+    document["servers"] = [
+        {"url": f"http://{host}:{rest.port}", "description": f"hms-recordings serve ({rest.namespace})"}
+    ]
     return ExportResult(document, problems)
