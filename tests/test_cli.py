@@ -125,6 +125,8 @@ def test_the_synopsis_is_rendered_from_the_parser_with_help_for_every_option() -
         "hms-recordings token",
         "hms-recordings emulator",
         "hms-recordings skill export",
+        "hms-recordings import openapi",
+        "hms-recordings export openapi",
     ]
     for flag in ("--toolsets", "--max-result-chars", "--strict", "--retry-attempts", "--session-idle-timeout"):
         assert f"    {flag} " in text

@@ -625,6 +625,10 @@ def build_parser(*, emulator_options: bool = True) -> argparse.ArgumentParser:
     export.add_argument("dir", metavar="DIR", help="the folder to write into")
     export.add_argument("--capability", metavar="FILE", help="the capability file (default: the built-in capability)")
     export.set_defaults(func=cmd_skill_export)
+
+    from hms_recordings.cli_openapi import add_parsers as add_openapi_parsers
+
+    add_openapi_parsers(sub)
     return parser
 
 
