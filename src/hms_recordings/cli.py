@@ -322,6 +322,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from hms_recordings.capability.validation import validate_file
 
     report = validate_file(args.file, strict=args.strict, lenient_check=lenient_findings)
+    if not report.unreadable and not report.serving_errors:
+        # What `serve` would leave out, planned exactly as `serve` plans it, so that the two agree.
+        from hms_recordings.capability.loader import load_file
+        from hms_recordings.faces.catalogue import left_out
+
+        report.left_out = left_out(load_file(args.file))
     print(report.render())
     return report.exit_code()
 

@@ -53,12 +53,6 @@ CONSTRUCTS: dict[str, tuple[str, str, str]] = {
         "a body of a type the format does not define is sent as JSON",
         "use json, text, xml, sparql, formUrlEncoded or multipartForm",
     ),
-    "rest.route-clash": (
-        "ignored",
-        "a second REST operation on the same method and path is not served over REST (the first one is, and its MCP"
-        " tool is served); `serve` logs which it left out",
-        "give each REST operation its own method and path",
-    ),
     "consumes.baseUri-empty": (
         "ignored",
         "the API has no address: its tools are served, and each call fails until `--upstream NAMESPACE=URL` gives one",
@@ -128,7 +122,6 @@ def ignored_constructs(doc: YamlDoc) -> list[IgnoredFinding]:
                 _operation(op, opath, add)
     for epath, expose in _items(cap.get("exposes"), ("capability", "exposes")):
         kind = expose.get("type")
-        routes: dict[tuple[str, str], PathKey] = {}
         if "authentication" in expose and kind in ("mcp", "rest", "skill", "control"):
             add((*epath, "authentication"), "expose.authentication")
         for key in ("ttlMs", "cacheScope", "maxBinarySize"):
@@ -143,7 +136,6 @@ def ignored_constructs(doc: YamlDoc) -> list[IgnoredFinding]:
             if kind == "mcp" and "binary" in resource:
                 add((*rpath, "binary"), "mcp-resource.binary")
             if kind == "rest":
-                _rest_paths(resource, rpath, routes, add)
                 if "forward" in resource:
                     add((*rpath, "forward"), "rest-resource.forward")
                 for opath, op in _items(resource.get("operations"), (*rpath, "operations")):
@@ -184,17 +176,6 @@ def _params(node: dict[str, Any], path: PathKey, add: Add) -> None:
         where = param.get("in")
         if where in ("cookie", "environment"):
             add((*ppath, "in"), f"param.{where}", f"`{param.get('name')}`")
-
-
-def _rest_paths(resource: dict[str, Any], path: PathKey, routes: dict[tuple[str, str], PathKey], add: Add) -> None:
-    route = resource.get("path")
-    if not isinstance(route, str):
-        return
-    for opath, op in _items(resource.get("operations"), (*path, "operations")):
-        key = (str(op.get("method", "GET")).upper(), _PLACEHOLDER.sub("{}", route))
-        if key in routes:
-            add((*opath, "method"), "rest.route-clash", f"`{key[0]} {route}`")
-        routes.setdefault(key, opath)
 
 
 def _operation(op: dict[str, Any], path: PathKey, add: Add) -> None:

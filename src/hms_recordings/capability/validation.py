@@ -45,6 +45,9 @@ class ValidationReport:
     ignored: list[Finding] = field(default_factory=list)
     #: The version the file declares, as messages name it (``alpha2``, ``ikanos 1.0.0-beta5``).
     version: str = "alpha2"
+    #: What ``serve`` would leave out of a face (a tool that cannot compile, a REST route that cannot be built), in
+    #: the words it logs; the rest is served, so these are not errors either.
+    left_out: list[str] = field(default_factory=list)
 
     @property
     def deviations(self) -> list[Finding]:
@@ -94,6 +97,9 @@ class ValidationReport:
         if self.ignored:
             lines += ["", f"declared but not carried out ({len(self.ignored)}, not errors):"]
             lines += [f"  {f.render()}" for f in self.ignored]
+        if self.left_out:
+            lines += ["", f"left out when served, the rest is served ({len(self.left_out)}, not errors):"]
+            lines += [f"  {text}" for text in self.left_out]
         lines.append("")
         blocking = len(self.serving_errors)
         serving = f"{_plural(blocking, 'error')} that {'stops' if blocking == 1 else 'stop'} serving"

@@ -15,6 +15,8 @@ when:
 ``/zones/{zone-id}`` for the argument ``zone_id``. When a placeholder is not an argument's name but exactly one
 argument has the same name up to case and ``-``/``.``/``_``, the route reads that argument from it, and the served
 (and documented) path names the argument: ``/zones/{zone_id}``. Two or more candidates are ambiguous and reported.
+A path with a single placeholder that names no argument, on an operation that declares a single ``in: path``
+argument, reads that argument (``/users/{{username}}`` over ``user_name``).
 """
 
 from __future__ import annotations
@@ -90,6 +92,13 @@ def _fresh(properties: dict[str, Any], taken: dict[str, str]) -> str:
     return f"p{n}"
 
 
+def _only_declared_path_argument(op: RestOperation, properties: dict[str, Any], raw: str) -> str | None:
+    """A path with one placeholder and an operation declaring one other ``in: path`` argument: that argument (the
+    Naftiko examples write ``/users/{{username}}`` over ``inputParameters: [{name: user_name, in: path}]``)."""
+    declared = [p.name for p in op.params if p.location == "path" and p.value is None and p.name in properties]
+    return declared[0] if len(declared) == 1 and len(_PLACEHOLDER.findall(raw)) == 1 else None
+
+
 def _route(entry: RestEntry) -> tuple[RestRoute | None, str | None]:
     """The route of one entry, or why it has none."""
     tool, op = entry.tool, entry.operation
@@ -106,6 +115,8 @@ def _route(entry: RestEntry) -> tuple[RestRoute | None, str | None]:
         literal = raw[last : match.start()]
         last = match.end()
         argument = _argument_for(placeholder, properties)
+        if argument is None:
+            argument = _only_declared_path_argument(op, properties, raw)
         if argument is None:
             unknown.append(placeholder)
             continue

@@ -118,11 +118,13 @@ def compile_tool(
 
     ``bound``: the names of bound variables (binds' keys), which templates may use without the caller giving them."""
     tool = resolve_ref(tool, capability)  # `ref`: what the tool leaves out comes from the aggregate function
-    with_plan = WithPlan.compile(tool.with_, expose_namespace)
+    # `shipyard.voyage-id` in an aggregate function's `with` is the argument, as the expose's own prefix is.
+    namespaces = frozenset({expose_namespace, *capability.aggregates})
+    with_plan = WithPlan.compile(tool.with_, namespaces)
     plan = plans.get(tool.call) if tool.call else None
     if tool.call and plan is None:
         raise CapabilityError(f"tool {tool.name}: `call: {tool.call}` names no consumed operation")
-    steps = compile_steps(tool, expose_namespace, plans) if tool.steps else None
+    steps = compile_steps(tool, namespaces, plans) if tool.steps else None
     if steps is not None:
         schema = steps_schema(steps, tool, bound)
     elif tool.params is not None:

@@ -154,7 +154,7 @@ def _maps_whole(spec: OutputSpec) -> bool:
     return (spec.mapping or "").strip() in _WHOLE and not spec.properties and spec.items is None
 
 
-def compile_steps(tool: Tool, expose_namespace: str, plans: Mapping[str, RequestPlan]) -> StepPlan:
+def compile_steps(tool: Tool, expose_namespace: str | frozenset[str], plans: Mapping[str, RequestPlan]) -> StepPlan:
     """Compile a tool's steps and mappings once (and check them: every failure is a load-time error)."""
     seen: list[str] = []
     steps: list[_CallStep | _LookupStep | _OtherStep] = []

@@ -20,6 +20,9 @@ __all__ = ["OutputMapper", "output_schema_for"]
 Mapper = Callable[[Any], Any]
 _WHOLE = {"$", "$."}
 _DOTTED = re.compile(r"^\$(\.[A-Za-z_][A-Za-z0-9_-]*)+$")
+#: `$.properties.Participation Status.name`: published files (Notion's property names) write keys with spaces as if
+#: they were plain names; JSONPath cannot read them, the evident intent is a key walk.
+_SPACED = re.compile(r"^\$(\.[A-Za-z_][A-Za-z0-9_ -]*[A-Za-z0-9_-])+$")
 
 
 def _compile_path(path: str) -> Mapper:
@@ -28,7 +31,7 @@ def _compile_path(path: str) -> Mapper:
     text = path.strip()
     if text.startswith("$.") and text.endswith("."):
         text = text[:-1]
-    if _DOTTED.match(text):
+    if _DOTTED.match(text) or _SPACED.match(text):
         # Plain `$.a.b` paths are most mappings and sit on the per-call path: a key walk gives the same answer as
         # JSONPath (a missing key is null) at a twentieth of the cost (bench/notes.md).
         keys = tuple(text[2:].split("."))

@@ -68,8 +68,9 @@ class WithPlan:
     entries: tuple[tuple[str, ArgRef | Template | Any], ...]
 
     @classmethod
-    def compile(cls, with_: dict[str, Any], expose_namespace: str) -> WithPlan:
-        prefixes = SEED_ALIASES | {expose_namespace}
+    def compile(cls, with_: dict[str, Any], namespaces: str | frozenset[str]) -> WithPlan:
+        """``namespaces``: the expose's (and the aggregates' a ``ref`` brings in), which prefix an argument."""
+        prefixes = SEED_ALIASES | ({namespaces} if isinstance(namespaces, str) else namespaces)
         entries: list[tuple[str, ArgRef | Template | Any]] = []
         for key, raw in with_.items():
             if isinstance(raw, str):
