@@ -14,8 +14,8 @@ format's documents (the official schemas' descriptions, the Naftiko/Ikanos Java 
   template, skipped when it needs a variable nobody gives; else the parameter's value, a list as repeated keys.
 * Body: an operation ``body`` (raw string: a template sent as JSON; ``{type, data}``: json, text/xml/sparql,
   formUrlEncoded, multipartForm) with templates filled as text, the Java engine's Mustache way (lists and objects as
-  compact JSON, a missing variable as ``""``); else the ``in: body`` parameters collected into one JSON object (a lone one named ``body`` is the whole body,
-  as the files generated from OpenAPI mean it).
+  compact JSON, a missing variable as ``""``); else the ``in: body`` parameters collected into one JSON object
+  (a lone one named ``body`` is the whole body, as the files generated from OpenAPI mean it).
 * Credential: bearer, basic (and digest, sent as basic: no challenge happens against a fake), apikey with
   ``key``/``placement`` (alpha2, placement defaulting to header) or ``name``/``in`` (ikanos). Its variables come from
   ``binds`` (an environment key, or a key of the ``location`` file, read as the runtime reads it: JSON or YAML,
@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 from hms_recordings.capability.versions import normalise
 from hms_recordings.capability.yamlsource import read_yaml
 
-__all__ = ["Expectation", "ExpectedRequest", "Oracle", "Unsupported"]
+__all__ = ["SKIPPED", "Expectation", "ExpectedRequest", "Oracle", "Unsupported"]
 
 _VAR = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
 _PATH_VAR = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}|\{([A-Za-z0-9_.\-]+)\}")
@@ -59,6 +60,8 @@ BODY_TYPES = {
 }
 #: How deep ``ref`` and ``import`` are followed: the format has no chains longer than one.
 MAX_HOPS = 4
+#: What the request tests could not check, and why, counted over the session (printed in the terminal summary).
+SKIPPED: Counter[str] = Counter()
 
 
 class Unsupported(Exception):
@@ -93,6 +96,10 @@ def text_of(value: Any) -> str:
     if isinstance(value, list | dict):
         return json.dumps(value, separators=(",", ":"))
     return str(value)
+
+
+def _mapping(node: Any) -> Mapping[str, Any]:
+    return node if isinstance(node, dict) else {}
 
 
 def _location_path(location: str, base: Path) -> Path:
@@ -155,8 +162,8 @@ class Oracle:
     def __init__(self, data: Mapping[str, Any], file: Path, env: Mapping[str, str] | None = None) -> None:
         self.data = data
         self.file = file
-        cap = data.get("capability") if isinstance(data.get("capability"), dict) else {}
-        self.cap: Mapping[str, Any] = cap
+        cap: Mapping[str, Any] = _mapping(data.get("capability"))
+        self.cap = cap
         self.binds = [b for b in [*(data.get("binds") or []), *(cap.get("binds") or [])] if isinstance(b, dict)]
         self.bind_namespaces = {str(b.get("namespace", "env")) for b in self.binds}
         self.env: dict[str, str] = dict(env) if env is not None else self.test_env()
@@ -206,7 +213,7 @@ class Oracle:
         return bound
 
     def _consumes(self, data: Mapping[str, Any], file: Path, hops: int) -> dict[str, dict[str, Any]]:
-        cap = data.get("capability") if isinstance(data.get("capability"), dict) else {}
+        cap = _mapping(data.get("capability"))
         apis: dict[str, dict[str, Any]] = {}
         for api in [*(data.get("consumes") or []), *(cap.get("consumes") or [])]:
             if not isinstance(api, dict):

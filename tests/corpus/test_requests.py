@@ -11,12 +11,11 @@ not carry. Tools whose requests the file does not determine (a script step, a mo
 from __future__ import annotations
 
 import email.parser
-import functools
 import email.policy
+import functools
 import hashlib
 import json
 import re
-from collections import Counter
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -33,7 +32,7 @@ from hms_recordings.runtime.service import CapabilityService, build_service
 from hms_recordings.runtime.upstream import RetryPolicy
 from hms_recordings.runtime.upstreams import UpstreamSettings
 from tests.corpus.corpus import CORPUS, capability_files, doc
-from tests.corpus.expected import Expectation, ExpectedRequest, Oracle, Unsupported
+from tests.corpus.expected import SKIPPED, Expectation, ExpectedRequest, Oracle, Unsupported
 from tests.corpus.recording_upstream import RecordedRequest, RecordingUpstream
 
 #: One attempt, no back-off: a fake that always answers 200 never needs a second one.
@@ -42,7 +41,6 @@ NO_RETRY = RetryPolicy(attempts=1, backoff_base=0.0, backoff_max=0.0, deadline=1
 TRANSPORT_HEADERS = frozenset({"host", "accept", "accept-encoding", "connection", "user-agent", "content-length"})
 #: How deep sample arguments go into nested schemas.
 MAX_SAMPLE_DEPTH = 4
-SKIPPED: Counter[str] = Counter()
 
 
 @functools.cache
@@ -137,7 +135,8 @@ def _multipart(record: RecordedRequest) -> list[tuple[str, str | None, str | Non
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
     parts = []
     for part in message.iter_parts() if message.is_multipart() else []:
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        payload = payload if isinstance(payload, bytes) else b""
         declared = part.get("content-type")
         parts.append(
             (
