@@ -321,8 +321,10 @@ class Oracle:
         ]
         fixed = {str(p["name"]): str(p["value"]) for p in declared if p.get("value") is not None}
         path = str(resource.get("path") or "") + str(operation.get("path") or "")
-        if not path.startswith("/") and str(api.get("baseUri") or "").endswith("/"):
-            path = "/" + path  # the separator is the base URI's trailing slash; the test's base URL has none
+        if not path.startswith("/"):
+            # A relative resource path (`forecast`) is under the base URI, whether or not that ends in `/`: gluing
+            # `.../v1forecast` is never what a file means. The test's base URL has no trailing slash.
+            path = "/" + path
         path, _, literal_query = path.partition("?")
 
         def segment(match: re.Match[str]) -> str:
