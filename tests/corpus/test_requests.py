@@ -196,15 +196,36 @@ def differences(record: RecordedRequest, expected: ExpectedRequest, prefix: str)
 # -- one file --------------------------------------------------------------------------------------------------------
 
 
-def _mcp_tools(data: dict[str, Any]) -> dict[str, tuple[dict[str, Any], str]]:
+def _mcp_tools(data: dict[str, Any], oracle: Oracle) -> dict[str, tuple[dict[str, Any], str]]:
     cap = data.get("capability") or {}
     tools: dict[str, tuple[dict[str, Any], str]] = {}
-    for expose in cap.get("exposes") or []:
-        if isinstance(expose, dict) and expose.get("type") == "mcp":
+    exposes = [e for e in cap.get("exposes") or [] if isinstance(e, dict)]
+    for expose in exposes:
+        if expose.get("type") == "mcp":
             for tool in expose.get("tools") or []:
                 if isinstance(tool, dict) and tool.get("name"):
                     tools.setdefault(str(tool["name"]), (tool, str(expose.get("namespace") or "")))
+    if not _declares_entries(exposes):
+        # A file that exposes nothing is served one tool per consumed operation (docs/capability-format.md):
+        # the oracle expects each to send its operation's request, as a tool with no `with` would.
+        for namespace, api in oracle.consumes.items():
+            for resource in api.get("resources") or []:
+                for op in (resource.get("operations") or []) if isinstance(resource, dict) else []:
+                    if isinstance(op, dict) and op.get("name"):
+                        name = re.sub(r"[^A-Za-z0-9._-]", "-", f"{namespace}-{op['name']}")[:128]
+                        tools.setdefault(name, ({"name": name, "call": f"{namespace}.{op['name']}"}, "default-mcp"))
     return tools
+
+
+def _declares_entries(exposes: list[dict[str, Any]]) -> bool:
+    for expose in exposes:
+        kind = expose.get("type")
+        if kind == "skill" or (kind == "mcp" and any(expose.get(k) for k in ("tools", "resources", "prompts"))):
+            return True
+        resources = [r for r in expose.get("resources") or [] if isinstance(r, dict)]
+        if kind == "rest" and any(r.get("operations") for r in resources):
+            return True
+    return False
 
 
 def _service(capability: Capability, upstream: RecordingUpstream, fid: str, env: dict[str, str]) -> CapabilityService:
@@ -272,7 +293,7 @@ async def test_every_served_tool_sends_exactly_the_request_its_file_declares(
             _service(capability, upstream, fid, oracle.env)
         SKIPPED["bind file absent (refusal checked)"] += 1
         return
-    declared = _mcp_tools(data)
+    declared = _mcp_tools(data, oracle)
     service = _service(capability, upstream, fid, oracle.env)
     problems: list[str] = []
     async with service:

@@ -5,6 +5,8 @@ Two kinds (``IgnoredFinding.status``):
 
 * ``ignored``: the runtime reads the file without the construct, by design (``docs/capability-format.md`` section 6,
   ``docs/compatibility.md``): an MCP cache hint, a binary size limit, inbound authentication on an expose...
+* ``default``: the file leaves something out and the runtime supplies an evident default (an MCP face for a file
+  that exposes nothing), said so that it is never a surprise;
 * ``defect``: the runtime should carry it out and does not yet; the file would be served with a known wrong request.
   None is left: the last ones (issue 17) are carried out now, and ``docs/compatibility.md`` lists any that appear.
 
@@ -34,11 +36,17 @@ class IgnoredFinding(Finding):
     """A construct the runtime does not carry out; ``construct`` is its id in :data:`CONSTRUCTS`."""
 
     construct: str = ""
-    status: str = "ignored"  # ignored | defect
+    status: str = "ignored"  # ignored | default | defect
 
 
 #: construct id -> (status, what happens instead, what to do). The ids are ``<where>.<key>``.
 CONSTRUCTS: dict[str, tuple[str, str, str]] = {
+    "capability.default-mcp": (
+        "default",
+        "the file exposes no tool, route or resource: `serve` serves each consumed operation as an MCP tool"
+        " (`<namespace>-<operation>`) on 127.0.0.1:9090",
+        "add an `exposes` section to choose the tools and their names",
+    ),
     "consumes.tunnel": ("ignored", "requests go straight to `baseUri`; no tunnel is opened", "remove `tunnel`"),
     "operation.outputSchema": ("ignored", "responses are not checked against `outputSchema`", ""),
     "operation.outputRawFormat": (
@@ -105,10 +113,10 @@ def ignored_constructs(doc: YamlDoc) -> list[IgnoredFinding]:
             IgnoredFinding(format_path(path), doc.line_of(path), message, fix, "warning", doc.file, construct, status)
         )
 
-    for cpath, api in [
-        *_items(data.get("consumes"), ("consumes",)),
-        *_items(cap.get("consumes"), ("capability", "consumes")),
-    ]:
+    apis = [*_items(data.get("consumes"), ("consumes",)), *_items(cap.get("consumes"), ("capability", "consumes"))]
+    if _declares_operations(apis) and not _exposes_entries(cap):
+        add(("capability",), "capability.default-mcp")
+    for cpath, api in apis:
         if "tunnel" in api:
             add((*cpath, "tunnel"), "consumes.tunnel")
         if api.get("baseUri") == "":
@@ -190,6 +198,30 @@ def _operation(op: dict[str, Any], path: PathKey, add: Add) -> None:
     body = op.get("body")
     if isinstance(body, dict) and isinstance(body.get("type"), str) and body["type"] not in BODY_TYPES:
         add((*path, "body", "type"), "operation.body-encoding", f"`body: {{type: {body['type']}}}`")
+
+
+def _declares_operations(apis: list[tuple[PathKey, dict[str, Any]]]) -> bool:
+    return any(
+        True
+        for _, api in apis
+        for _, resource in _items(api.get("resources"), ())
+        for _ in _items(resource.get("operations"), ())
+    )
+
+
+def _exposes_entries(cap: dict[str, Any]) -> bool:
+    """Whether an expose declares something to serve (the loader's test for the default MCP face, on plain data)."""
+    for _, expose in _items(cap.get("exposes"), ()):
+        kind = expose.get("type")
+        if kind == "mcp" and any(expose.get(key) for key in ("tools", "resources", "prompts")):
+            return True
+        if kind == "skill":
+            return True
+        if kind == "rest" and any(
+            True for _, r in _items(expose.get("resources"), ()) for _ in _items(r.get("operations"), ())
+        ):
+            return True
+    return False
 
 
 def _authentication(auth: Any, path: PathKey, add: Add) -> None:

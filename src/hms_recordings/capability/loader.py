@@ -119,6 +119,20 @@ class _Reader(ConsumesReader):
                 skills += self.exposed_skills(node, path)
             elif kind == "control" and isinstance(node.get("port"), int):
                 control = (str(node.get("address") or "127.0.0.1"), int(node["port"]))
+        declared = bool(skills) or any(op for r in rest for res in r.resources for op in res.operations)
+        declared = declared or any(m.tools or m.resources or m.prompts for m in mcp)
+        if not declared and any(api.operations for api in consumes.values()):
+            mcp = [default_mcp(consumes)]
+        elif not declared and not self.findings:
+            # validate and serve agree: a file with nothing to serve is refused by both, in these words.
+            self.fail(
+                ("capability",),
+                "the file declares nothing to serve: no MCP tool, resource or prompt, no REST operation, no skill, and"
+                " no consumed operation to serve as a tool (REST `forward`, a control port and a bare `baseUri` are"
+                " not served on their own)",
+                "declare operations under `consumes` (each is then served as a tool) or tools under an `mcp` expose;"
+                " a shared file is imported by a capability, not served alone",
+            )
         capability = Capability(
             file=self.doc.file,
             label=label,
@@ -381,6 +395,26 @@ class _Reader(ConsumesReader):
                         f"`ref: {tool.ref}` names no aggregate function",
                         "use <aggregate namespace>.<function name>",
                     )
+
+
+def default_mcp(consumes: dict[str, ConsumedApi]) -> ExposedMcp:
+    """The MCP face of a file that exposes nothing (a consumes file, a control port alone): one tool per consumed
+    operation, named ``<namespace>-<operation>``, its schema derived from the request (runtime/schemas.py) and its
+    hints from the method. ``validate`` lists it (``capability.default-mcp``), so it is never a surprise."""
+    tools = tuple(
+        Tool(
+            name=_tool_name(f"{op.namespace}-{op.name}"),
+            description=op.description or f"{op.method} {op.path} on {op.namespace}.",
+            call=op.key,
+        )
+        for api in consumes.values()
+        for op in api.operations.values()
+    )
+    return ExposedMcp(namespace="default-mcp", tools=tools)
+
+
+def _tool_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "-", text)[:128] or "tool"
 
 
 def _read(doc: YamlDoc) -> tuple[Capability | None, list[Finding]]:

@@ -94,9 +94,14 @@ class ValidationReport:
         if self.extensions:
             lines += ["", f"extensions ({len(self.extensions)}, not errors):"]
             lines += [f"  {f.render()}" for f in self.extensions]
-        if self.ignored:
-            lines += ["", f"declared but not carried out ({len(self.ignored)}, not errors):"]
-            lines += [f"  {f.render()}" for f in self.ignored]
+        defaults = [f for f in self.ignored if getattr(f, "status", "") == "default"]
+        ignored = [f for f in self.ignored if f not in defaults]
+        if ignored:
+            lines += ["", f"declared but not carried out ({len(ignored)}, not errors):"]
+            lines += [f"  {f.render()}" for f in ignored]
+        if defaults:
+            lines += ["", f"left out by the file, supplied by default ({len(defaults)}, not errors):"]
+            lines += [f"  {f.render()}" for f in defaults]
         if self.left_out:
             lines += ["", f"left out when served, the rest is served ({len(self.left_out)}, not errors):"]
             lines += [f"  {text}" for text in self.left_out]

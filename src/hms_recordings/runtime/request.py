@@ -202,7 +202,9 @@ class RequestPlan:
         for template in valued:
             for name in template.names:
                 out.setdefault(name, Need(name, "query", required=False))
-        return tuple(n for n in out.values() if "." not in n.name)
+        # A declared parameter may have a dot in its name (`account.name`); a template's dotted name is not the
+        # caller's.
+        return tuple(n for n in out.values() if n.param is not None or "." not in n.name)
 
     def build(self, params: dict[str, Any], scope: Scope) -> PreparedRequest:
         path = []

@@ -57,7 +57,7 @@ def derive_schema(plan: RequestPlan, with_plan: WithPlan, bound: frozenset[str] 
     required: list[str] = []
 
     def add(name: str, prop: dict[str, Any], needed: bool) -> None:
-        if name in bound or "." in name:
+        if name in bound:
             return
         properties.setdefault(name, prop)
         if needed and name not in required:
