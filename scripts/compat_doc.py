@@ -53,7 +53,7 @@ MATRIX: tuple[tuple[str, str, str, str], ...] = (
     ("aggregates (`functions`)", "Aggregate", "functions", "read"),
     ("aggregates (`flows`)", "Aggregate", "flows", "read"),
     ("REST expose", "ExposesRest", "resources", "read"),
-    ("REST `forward`", "ForwardConfig", "targetNamespace", "rest-resource.forward"),
+    ("REST `forward`", "ForwardConfig", "targetNamespace", "read"),
     ("REST `responses` / `responseBinary`", "ExposedOperation", "responses", "rest-operation.responses"),
     ("skill expose (`skills`)", "ExposesSkill", "skills", "read"),
     ("control expose: port", "ExposesControl", "port", "read"),

@@ -26,7 +26,8 @@ from hms_recordings.capability.loader import load_capability
 from hms_recordings.capability.model import Capability
 from hms_recordings.capability.versions import normalise
 from hms_recordings.errors import BindingError, CapabilityError
-from hms_recordings.runtime.inventory import compile_inventory
+from hms_recordings.runtime.bodies import EncodedBody
+from hms_recordings.runtime.inventory import ForwardEntry, compile_inventory
 from hms_recordings.runtime.invoker import CallContext
 from hms_recordings.runtime.service import CapabilityService, build_service
 from hms_recordings.runtime.upstream import RetryPolicy
@@ -304,4 +305,25 @@ async def test_every_served_tool_sends_exactly_the_request_its_file_declares(
                 SKIPPED["a registered handler (x-handler)"] += 1
                 continue
             problems += await _check_tool(service, oracle, entry.name, declared[entry.name], upstream, fid)
+        for forward in service.forwards():
+            problems += await _check_forward(service, forward, upstream, fid)
     assert not problems, "\n".join(problems)
+
+
+async def _check_forward(
+    service: CapabilityService, forward: ForwardEntry, upstream: RecordingUpstream, fid: str
+) -> list[str]:
+    """A REST forward relays a request under its API's base: the path, the query and the body as they came."""
+    prefix = f"/{fid}/{forward.forward.target}"
+    upstream.forget(prefix)
+    body = EncodedBody("application/json", content=b'{"probe": true}')
+    relayed = await service.relay(forward, "POST", "/corpus/probe", (("q", "1"),), (), body)
+    records = upstream.under(prefix)
+    where = f"forward {forward.resource.path}"
+    if relayed.error is not None or len(records) != 1:
+        return [f"{where}: [call] {relayed.error.message if relayed.error else f'{len(records)} requests'}"]
+    [record] = records
+    sent = (record.method, record.raw_path, record.query_string, record.body)
+    if sent != ("POST", f"{prefix}/corpus/probe", "q=1", b'{"probe": true}'):
+        return [f"{where}: [path] sent {sent}"]
+    return []

@@ -21,7 +21,7 @@ from hms_recordings.faces.rest_routes import plan_routes
 from hms_recordings.runtime.inventory import compile_inventory
 from hms_recordings.runtime.service import build_service
 from hms_recordings.runtime.upstreams import UpstreamSettings
-from hms_recordings.server.serve import check_servable
+from hms_recordings.server.serve import check_servable, control_only
 from tests.corpus.corpus import CORPUS, capability_files, doc
 from tests.corpus.expected import Oracle
 
@@ -55,7 +55,7 @@ async def test_a_file_validate_calls_servable_is_served_and_every_entry_left_out
     inventory = compile_inventory(capability)
     service = build_service(inventory, UpstreamSettings(env=oracle.env))
     async with service:
-        check_servable([service], what=file)
+        check_servable([service], what=file, control=control_only(capability))
         mcp_http_app(build_mcp_server(service), stateless=True, json_response=True, transport_security=None)
         build_rest_app(service)
 

@@ -78,7 +78,6 @@ CONSTRUCTS: dict[str, tuple[str, str, str]] = {
     "mcp.cacheScope": ("ignored", "MCP cache hints are not sent", ""),
     "mcp.maxBinarySize": ("ignored", "binary results are not limited by `maxBinarySize`", ""),
     "rest.maxBinarySize": ("ignored", "binary results are not limited by `maxBinarySize`", ""),
-    "rest-resource.forward": ("ignored", "REST `forward` is not served", ""),
     "rest-operation.responses": ("ignored", "declared REST `responses` are not used in the OpenAPI document", ""),
     "rest-operation.responseBinary": ("ignored", "binary REST responses are not produced", ""),
     "mcp-resource.binary": ("ignored", "the resource is read as text, not as binary content", ""),
@@ -144,8 +143,6 @@ def ignored_constructs(doc: YamlDoc) -> list[IgnoredFinding]:
             if kind == "mcp" and "binary" in resource:
                 add((*rpath, "binary"), "mcp-resource.binary")
             if kind == "rest":
-                if "forward" in resource:
-                    add((*rpath, "forward"), "rest-resource.forward")
                 for opath, op in _items(resource.get("operations"), (*rpath, "operations")):
                     _tags(op, opath, add)
                     for key in ("responses", "responseBinary"):

@@ -35,6 +35,7 @@ from hms_recordings.capability.model import (
     ExposedMcp,
     ExposedRest,
     ExposedSkill,
+    Forward,
     Prompt,
     RestOperation,
     RestParam,
@@ -119,17 +120,17 @@ class _Reader(ConsumesReader):
                 skills += self.exposed_skills(node, path)
             elif kind == "control" and isinstance(node.get("port"), int):
                 control = (str(node.get("address") or "127.0.0.1"), int(node["port"]))
-        declared = bool(skills) or any(op for r in rest for res in r.resources for op in res.operations)
+        declared = bool(skills) or any(res.operations or res.forward for r in rest for res in r.resources)
         declared = declared or any(m.tools or m.resources or m.prompts for m in mcp)
         if not declared and any(api.operations for api in consumes.values()):
             mcp = [default_mcp(consumes)]
-        elif not declared and not self.findings:
+        elif not declared and not self.findings and control is None:  # a control port alone is served (serve.py)
             # validate and serve agree: a file with nothing to serve is refused by both, in these words.
             self.fail(
                 ("capability",),
                 "the file declares nothing to serve: no MCP tool, resource or prompt, no REST operation, no skill, and"
-                " no consumed operation to serve as a tool (REST `forward`, a control port and a bare `baseUri` are"
-                " not served on their own)",
+                " REST forward and no consumed operation to serve as a tool (a bare `baseUri` is not served on its"
+                " own)",
                 "declare operations under `consumes` (each is then served as a tool) or tools under an `mcp` expose;"
                 " a shared file is imported by a capability, not served alone",
             )
@@ -309,6 +310,7 @@ class _Reader(ConsumesReader):
                     str(res.get("name") or ""),
                     str(res.get("description") or ""),
                     tuple(ops),
+                    self.forward(res.get("forward"), (*rpath, "forward")),
                 )
             )
         port = node.get("port", 8080)
@@ -318,6 +320,15 @@ class _Reader(ConsumesReader):
             str(node.get("address") or "127.0.0.1"),
             tuple(resources),
         )
+
+    def forward(self, item: Any, path: PathKey) -> Forward | None:
+        if item is None:
+            return None
+        node = self.mapping(item, path, "a forward")
+        target = self.text(node, "targetNamespace", path, required=True)
+        self.forward_targets.append((target, (*path, "targetNamespace")))
+        trusted = [str(h) for h in self.seq(node.get("trustedHeaders"), (*path, "trustedHeaders"), "trustedHeaders")]
+        return Forward(target, tuple(trusted)) if target else None
 
     def rest_params(self, node: dict[str, Any], path: PathKey) -> list[tuple[RestParam, ToolParam]]:
         """ExposedInputParameter: where the route reads the argument, and the argument as the tool schema sees it.
@@ -365,6 +376,13 @@ class _Reader(ConsumesReader):
         return Aggregate(namespace, str(node.get("label") or ""), functions) if namespace else None
 
     def check_references(self, cap: Capability) -> None:
+        for target, where in self.forward_targets:
+            if target not in cap.consumes:
+                self.fail(
+                    where,
+                    f"`forward` names `{target}`, which is not a consumed API",
+                    f"use one of: {', '.join(cap.consumes) or 'none (declare the API under `consumes`)'}",
+                )
         tools = [t for m in cap.mcp for t in m.tools] + [
             op.tool for r in cap.rest for res in r.resources for op in res.operations
         ]

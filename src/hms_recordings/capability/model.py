@@ -23,6 +23,7 @@ __all__ = [
     "ExposedMcp",
     "ExposedRest",
     "ExposedSkill",
+    "Forward",
     "Hints",
     "Operation",
     "OutputSpec",
@@ -244,11 +245,20 @@ class RestOperation:
 
 
 @dataclass(frozen=True)
+class Forward:
+    """A REST resource's ``forward``: requests under its path are relayed to a consumed API as they came."""
+
+    target: str  # the consumed API's namespace
+    trusted_headers: tuple[str, ...] = ()  # the only inbound headers relayed
+
+
+@dataclass(frozen=True)
 class RestResource:
     path: str
     name: str
     description: str
     operations: tuple[RestOperation, ...]
+    forward: Forward | None = None
 
 
 @dataclass(frozen=True)

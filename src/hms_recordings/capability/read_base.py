@@ -25,6 +25,7 @@ class ReaderBase:
         self.doc = doc
         self.findings: list[Finding] = []
         self.resource_tools: list[Tool] = []  # dynamic MCP resources, read as tools so their calls get checked
+        self.forward_targets: list[tuple[str, PathKey]] = []  # REST forwards, checked once consumes are known
 
     def fail(self, path: PathKey, message: str, fix: str = "") -> None:
         self.findings.append(self.doc.finding(path, message, fix))

@@ -13,12 +13,13 @@ from typing import Any
 from hms_recordings.capability.model import Capability, Prompt
 from hms_recordings.errors import ConfigError
 from hms_recordings.faces.rest_routes import plan_routes
+from hms_recordings.runtime.bodies import EncodedBody
 from hms_recordings.runtime.compiled import CompiledTool
-from hms_recordings.runtime.inventory import Inventory, RestEntry, compile_inventory
+from hms_recordings.runtime.inventory import ForwardEntry, Inventory, RestEntry, compile_inventory
 from hms_recordings.runtime.invoker import CallContext
 from hms_recordings.runtime.outcome import Outcome
 from hms_recordings.runtime.redact import Redactor
-from hms_recordings.runtime.service import FileResource, RenderedPrompt, ServiceInfo
+from hms_recordings.runtime.service import FileResource, Relayed, RenderedPrompt, ServiceInfo
 
 __all__ = ["Catalogue", "left_out"]
 
@@ -77,6 +78,20 @@ class Catalogue:
 
     def rest_entries(self) -> Sequence[RestEntry]:
         return list(self.inventory.rest)
+
+    def forwards(self) -> Sequence[ForwardEntry]:
+        return list(self.inventory.forwards)
+
+    async def relay(
+        self,
+        entry: ForwardEntry,
+        method: str,
+        path: str,
+        query: tuple[tuple[str, str], ...],
+        headers: tuple[tuple[str, str], ...],
+        body: EncodedBody | None,
+    ) -> Relayed:
+        raise self._refuse()
 
 
 def left_out(capability: Capability) -> list[str]:

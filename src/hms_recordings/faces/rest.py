@@ -39,6 +39,7 @@ from starlette.routing import BaseRoute, Route
 from hms_recordings.faces.docs_page import docs_html
 from hms_recordings.faces.openapi import build_openapi
 from hms_recordings.faces.problems import problem_pages, problem_response
+from hms_recordings.faces.rest_forward import forward_routes
 from hms_recordings.faces.rest_routes import BODY_METHODS, RestRoute, plan_routes
 from hms_recordings.runtime.access import Admission, principal_of
 from hms_recordings.runtime.invoker import CallContext
@@ -316,6 +317,7 @@ def build_rest_app(
     words = rest_words(routes)
     endpoints = [(r, _endpoint(service, r, max_body_bytes, words, admit)) for r in routes]
     mounted += [Route(r.route_path, e, methods=[r.method], name=r.operation_id) for r, e in endpoints]
+    mounted += forward_routes(service, max_body_bytes)  # after the operations: a declared operation wins its path
     mounted += extra_routes or []
     app = Starlette(routes=mounted, exception_handlers={HTTPException: _problems_handler(_loose(endpoints))})
     # No trailing-slash redirects: Starlette decides them on the decoded path, so `/recordings/abc%2F` would be sent

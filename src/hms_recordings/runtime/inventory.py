@@ -22,12 +22,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hms_recordings.capability.loader import read_resource_tool
-from hms_recordings.capability.model import Capability, ExposedMcp, Prompt, RestOperation, RestResource
+from hms_recordings.capability.model import Capability, ExposedMcp, Forward, Prompt, RestOperation, RestResource
 from hms_recordings.errors import CapabilityError, ConfigError
 from hms_recordings.runtime.compiled import CompiledTool, ResourceListing, compile_tool
 from hms_recordings.runtime.request import RequestPlan
 
-__all__ = ["Inventory", "RestEntry", "StaticResource", "compile_inventory"]
+__all__ = ["ForwardEntry", "Inventory", "RestEntry", "StaticResource", "compile_inventory"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,17 @@ class StaticResource:
 
 
 @dataclass(frozen=True)
+class ForwardEntry:
+    """A REST resource whose requests are relayed to a consumed API (``forward``), as the Java engine does: the
+    method, the rest of the path (its ``{path}`` placeholder), the query, the body and the trusted headers."""
+
+    expose_namespace: str
+    resource: RestResource
+    forward: Forward
+    port: int
+
+
+@dataclass(frozen=True)
 class Inventory:
     capability: Capability
     plans: dict[str, RequestPlan]
@@ -58,6 +69,7 @@ class Inventory:
     resources: tuple[CompiledTool, ...] = ()  # dynamic resources (kind "resource"), URI or URI template in `.uri`
     static_resources: tuple[StaticResource, ...] = ()
     prompts: tuple[Prompt, ...] = ()
+    forwards: tuple[ForwardEntry, ...] = ()
     problems: tuple[str, ...] = ()  # entries left out, each with the reason
     all_tool_names: tuple[str, ...] = field(default=())  # before selection, for error messages
 
@@ -108,7 +120,9 @@ class Inventory:
             e for e in self.rest if (e.operation.x_tool in kept if e.operation.x_tool else chosen(e.tool, False))
         )
         resources = tuple(r for r in self.resources if r.read_only or not read_only)
-        return replace(self, tools=kept, rest=rest, resources=resources)
+        # A forward relays any method: it is no tool to choose, and not read-only.
+        forwards = self.forwards if tools is None and toolsets is None and not read_only else ()
+        return replace(self, tools=kept, rest=rest, resources=resources, forwards=forwards)
 
 
 def compile_inventory(capability: Capability, *, strict: bool = False) -> Inventory:
@@ -179,8 +193,13 @@ def compile_inventory(capability: Capability, *, strict: bool = False) -> Invent
                 resources.append(resource)
         prompts.extend(expose.prompts)
     rest: list[RestEntry] = []
+    forwards: list[ForwardEntry] = []
     for rest_expose in capability.rest:
         for resource_decl in rest_expose.resources:
+            if resource_decl.forward is not None:
+                forwards.append(
+                    ForwardEntry(rest_expose.namespace, resource_decl, resource_decl.forward, rest_expose.port)
+                )
             for rest_op in resource_decl.operations:
                 where = f"REST operation {rest_op.method} {resource_decl.path}"
                 if rest_op.x_tool is not None:
@@ -210,6 +229,7 @@ def compile_inventory(capability: Capability, *, strict: bool = False) -> Invent
         resources=tuple(resources),
         static_resources=tuple(statics),
         prompts=tuple(prompts),
+        forwards=tuple(forwards),
         problems=tuple(problems),
         all_tool_names=tuple(tools),
     )

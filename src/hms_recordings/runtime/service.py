@@ -18,8 +18,9 @@ from hms_recordings import __version__
 from hms_recordings.capability.model import Prompt
 from hms_recordings.capability.templates import Scope, Template
 from hms_recordings.errors import CapabilityError, ConfigError, UnknownToolError
+from hms_recordings.runtime.bodies import EncodedBody
 from hms_recordings.runtime.compiled import CompiledTool
-from hms_recordings.runtime.inventory import Inventory, RestEntry
+from hms_recordings.runtime.inventory import ForwardEntry, Inventory, RestEntry
 from hms_recordings.runtime.invoker import CallContext, Invoker, InvokerSettings
 from hms_recordings.runtime.outcome import ErrorInfo, Outcome, failure_from_exception
 from hms_recordings.runtime.redact import Redactor
@@ -74,6 +75,16 @@ class RenderedPrompt:
     messages: tuple[tuple[str, str], ...]  # (role, text)
 
 
+@dataclass(frozen=True)
+class Relayed:
+    """What a REST ``forward`` answers: the upstream's status, content type and body, or the error that stopped it."""
+
+    status: int = 0
+    content_type: str | None = None
+    content: bytes = b""
+    error: ErrorInfo | None = None
+
+
 class Service(Protocol):
     """What a face may ask."""
 
@@ -99,6 +110,18 @@ class Service(Protocol):
     def render_prompt(self, name: str, arguments: dict[str, Any] | None) -> RenderedPrompt: ...
 
     def rest_entries(self) -> Sequence[RestEntry]: ...
+
+    def forwards(self) -> Sequence[ForwardEntry]: ...
+
+    async def relay(
+        self,
+        entry: ForwardEntry,
+        method: str,
+        path: str,
+        query: tuple[tuple[str, str], ...],
+        headers: tuple[tuple[str, str], ...],
+        body: EncodedBody | None,
+    ) -> Relayed: ...
 
     @property
     def redactor(self) -> Redactor: ...
@@ -260,6 +283,25 @@ class CapabilityService:
     def rest_entries(self) -> Sequence[RestEntry]:
         return list(self.inventory.rest)
 
+    def forwards(self) -> Sequence[ForwardEntry]:
+        return list(self.inventory.forwards)
+
+    async def relay(
+        self,
+        entry: ForwardEntry,
+        method: str,
+        path: str,
+        query: tuple[tuple[str, str], ...],
+        headers: tuple[tuple[str, str], ...],
+        body: EncodedBody | None,
+    ) -> Relayed:
+        """Relay one request to the forward's consumed API; every failure is an :class:`ErrorInfo`, as for a tool."""
+        try:
+            answer = await self.invoker.upstreams.relay(entry.forward.target, method, path, query, headers, body)
+        except Exception as exc:
+            return Relayed(error=failure_from_exception(exc, self.redactor, tool=f"forward {entry.resource.path}"))
+        return Relayed(answer.status, answer.headers.get("content-type"), answer.data)
+
     def credential_problems(self) -> list[str]:
         return self.invoker.upstreams.credential_problems()
 
@@ -362,6 +404,21 @@ class CombinedService:
 
     def rest_entries(self) -> Sequence[RestEntry]:
         return [e for s in self.services for e in s.rest_entries()]
+
+    def forwards(self) -> Sequence[ForwardEntry]:
+        return [e for s in self.services for e in s.forwards()]
+
+    async def relay(
+        self,
+        entry: ForwardEntry,
+        method: str,
+        path: str,
+        query: tuple[tuple[str, str], ...],
+        headers: tuple[tuple[str, str], ...],
+        body: EncodedBody | None,
+    ) -> Relayed:
+        owner = next(s for s in self.services if entry in s.forwards())
+        return await owner.relay(entry, method, path, query, headers, body)
 
 
 def build_service(

@@ -357,6 +357,21 @@ class UpstreamClient:
             url=shown,
         )
 
+    async def relay(self, request: PreparedRequest, *, operation: str) -> UpstreamResponse:
+        """One attempt, the answer as it came (any status; ``data`` is the body's bytes): a REST ``forward``.
+
+        Credentials, timeouts, the concurrency limit, the size cap and the error translation are :meth:`send`'s;
+        nothing is retried (a relayed request may not be safe to repeat) and a redirect is not followed."""
+        started = self._clock()
+        url = f"{self.base_url}{request.path}"
+        for observer in self.observers:
+            observer.on_request(self.namespace, operation, request.method)
+        response, _used = await self._once(request, operation, url, started + self.retry.deadline)
+        for observer in self.observers:
+            observer.on_response(self.namespace, operation, response.status_code, self._clock() - started)
+        kept = {k: v for k, v in response.headers.items() if k.lower() == "content-type"}
+        return UpstreamResponse(response.status_code, response.content, kept, 1, self._clock() - started)
+
     async def _once(
         self, request: PreparedRequest, operation: str, url: str, deadline: float
     ) -> tuple[_Answer, dict[str, str]]:

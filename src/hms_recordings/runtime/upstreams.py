@@ -15,13 +15,14 @@ import anyio
 import httpx2
 
 from hms_recordings.capability.model import EMPTY_BASE_URI, Capability
-from hms_recordings.capability.templates import Scope
+from hms_recordings.capability.templates import Scope, Template
 from hms_recordings.errors import CapabilityError, ConfigError
 from hms_recordings.runtime.bindings import Bindings, resolve_bindings
+from hms_recordings.runtime.bodies import EncodedBody
 from hms_recordings.runtime.credentials import credential_source
 from hms_recordings.runtime.observe import UpstreamObserver
 from hms_recordings.runtime.redact import Redactor
-from hms_recordings.runtime.request import RequestPlan
+from hms_recordings.runtime.request import PreparedRequest, RequestPlan
 from hms_recordings.runtime.upstream import (
     DEFAULT_MAX_RESPONSE_BYTES,
     RetryPolicy,
@@ -117,6 +118,37 @@ class Upstreams:
             safe_to_retry=safe_to_retry,
             expect_json=plan.operation.output_format == "json",
         )
+
+    async def relay(
+        self,
+        namespace: str,
+        method: str,
+        path: str,
+        query: tuple[tuple[str, str], ...],
+        headers: tuple[tuple[str, str], ...],
+        body: EncodedBody | None,
+    ) -> UpstreamResponse:
+        """Relay one request to a consumed API (a REST ``forward``): ``path`` already checked and encoded, the
+        API's own fixed parameters (``inputParameters`` with a ``value``) and credential added."""
+        client = self.clients[namespace]
+        if client.base_url == EMPTY_BASE_URI and namespace not in self.settings.transports:
+            raise ConfigError(
+                f"the capability leaves the address of `{namespace}` empty (`baseUri: ''`), so nothing was sent; "
+                f"serve with `--upstream {namespace}=https://host/prefix`"
+            )
+        fixed_headers, fixed_query = [], []
+        for param in self.capability.consumes[namespace].params:
+            template = Template.compile(param.value) if param.value is not None else None
+            if template is None or template.missing(self.scope):
+                continue
+            if param.location == "header":
+                fixed_headers.append((param.name, template.render(self.scope)))
+            elif param.location == "query":
+                fixed_query.append((param.name, template.render(self.scope)))
+        request = PreparedRequest(
+            method, path, (*query, *fixed_query), (*headers, *fixed_headers), None, body is not None, body
+        )
+        return await client.relay(request, operation=f"{namespace} forward")
 
     async def send_operation(
         self, key: str, params: dict[str, Any], *, safe_to_retry: bool | None = None

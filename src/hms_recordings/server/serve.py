@@ -91,13 +91,26 @@ class Face:
 
 def _has_entries(service: Service) -> bool:
     return bool(
-        service.tools() or service.rest_entries() or service.dynamic_resources() or service.files() or service.prompts()
+        service.tools()
+        or service.rest_entries()
+        or service.forwards()
+        or service.dynamic_resources()
+        or service.files()
+        or service.prompts()
     )
 
 
-def check_servable(services: Sequence[CapabilityService], *, what: str) -> None:
-    """Refuse to start when not one tool, REST operation, resource or prompt is left to serve in any service."""
-    if any(_has_entries(service) for service in services):
+def control_only(capability: Capability) -> bool:
+    """A file whose one expose is a control port (the format's own test files have dozens): served as that port
+    alone, health and metrics, since that is all it declares."""
+    declared = capability.rest or capability.skills or any(m.tools or m.resources or m.prompts for m in capability.mcp)
+    return capability.control is not None and not declared
+
+
+def check_servable(services: Sequence[CapabilityService], *, what: str, control: bool = False) -> None:
+    """Refuse to start when not one tool, REST operation, resource or prompt is left to serve in any service
+    (``control``: the file declares only a control port, which is served alone)."""
+    if control or any(_has_entries(service) for service in services):
         return
     problems = [p for s in services for p in s.inventory.problems]
     why = f": {'; '.join(problems)}" if problems else " (check --tools, --toolsets and --read-only)"
@@ -403,8 +416,25 @@ async def run_server(
     ):
         configure_logging(settings.log_level, service.redactor, json_lines=settings.json_logs)
         hosted = Hosted(service, [service], [capability], metrics, access, events)
-        check_servable([service], what=capability.file or "the built-in capability")
+        alone = control_only(capability)
+        check_servable([service], what=capability.file or "the built-in capability", control=alone)
         count = len(service.tools())
+        if alone and capability.control is not None:
+            if settings.transport == "stdio":
+                raise ConfigError(f"{capability.file} declares only a control port, which is served over HTTP")
+            face = Face(
+                "operations",
+                capability.control[1],
+                guard(Starlette(routes=hosted.operations()), settings, hosted.metrics),
+            )
+            check_ports([face])
+            announce(
+                [f"control port on http://{settings.host}:{face.port} (/health, /metrics); nothing else is declared"]
+            )
+            await serve_all(
+                [http_server(face.app, settings, face.port)], drains=[hosted.drain], grace=settings.drain_grace
+            )
+            return
         if settings.transport == "stdio":
             logger.info("serving %d tools over stdio", count)
             await run_stdio(build_mcp_server(service, subscriptions=events.bus if events else None))
