@@ -79,6 +79,9 @@ def _endpoint(service: Service, entry: ForwardEntry, limit: int) -> Callable[[Re
     async def endpoint(request: Request) -> Response:
         request.state.route = entry.resource.path
         try:
+            raw = bytes(request.scope.get("raw_path") or b"").lower()
+            if b"%2f" in raw or b"%5c" in raw:  # decoded before routing, an encoded slash would become a real one
+                raise ToolInputError("`path` must not hold an encoded `/` or `\\`", ["path"])
             path = _relayed_path(str(request.path_params.get("path", "")))
             query = tuple(parse_qsl(request.url.query, keep_blank_values=True))
             if any(_CONTROL.search(k) or _CONTROL.search(v) for k, v in query):
