@@ -28,10 +28,12 @@ from hms_recordings.capability.strict import strip_extensions
 from hms_recordings.capability.versions import VERSIONS, FormatVersion, declared_version, normalise, official_schema
 from hms_recordings.capability.yamlsource import YamlDoc, read_yaml
 from hms_recordings.errors import CapabilityError, Finding
+from hms_recordings.runtime.inventory import compile_inventory
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus"
 PAGE = ROOT / "docs" / "compatibility.md"
+NOT_MEANT = json.loads((CORPUS / "not_meant_to_serve.json").read_text(encoding="utf-8"))
 TARGETS = ("ikanos-1.0.0-beta5", "naftiko-1.0.0-alpha2")
 
 #: (construct, official definition, property, how the runtime reads it: "read" or a construct id of ignored.py).
@@ -82,6 +84,8 @@ class FileResult:
     official_ok: bool = False
     ignored: list[Any] = field(default_factory=list)
     exact: dict[str, bool] = field(default_factory=dict)
+    tools: int = 0  # MCP tools served
+    forwards: int = 0  # REST forwards served
 
 
 def _has(version: FormatVersion, definition: str, prop: str) -> bool:
@@ -111,6 +115,8 @@ def analyse(
         try:
             model = load_capability(doc)
             result.served = True
+            inventory = compile_inventory(model)
+            result.tools, result.forwards = len(inventory.tools), len(inventory.forwards)
         except CapabilityError as exc:
             model = None
             result.refusals = exc.findings
@@ -186,6 +192,10 @@ def render(results: list[FileResult]) -> str:
     served = [r for r in results if r.served]
     accepted = [r for r in results if r.official_ok]
     accepted_served = [r for r in accepted if r.served]
+    unmeant_files = {e["file"]: e for e in NOT_MEANT["files"]}
+    unmeant = [r for r in accepted if r.file in unmeant_files]
+    meant = [r for r in accepted if r.file not in unmeant_files]
+    meant_served = [r for r in meant if r.served]
     lines += [
         "",
         "## Corpus figures",
@@ -196,6 +206,12 @@ def render(results: list[FileResult]) -> str:
         f" {total - len(served)}; crashes: 0 (a crash fails `test_the_lenient_load_never_crashes_*`)",
         f"- accepted by their version's official schema: **{len(accepted)}**; of those servable: {len(accepted_served)}"
         f" ({_percent(len(accepted_served), len(accepted))})",
+        f"- of the accepted, {len(unmeant)} are files their authors did not mean to be served alone (below, with the"
+        f" evidence; `tests/corpus/not_meant_to_serve.json`): of the accepted files meant to be served,"
+        f" {len(meant_served)} of {len(meant)} serve ({_percent(len(meant_served), len(meant))})",
+        f"- served: {sum(r.tools for r in served)} MCP tools and {sum(r.forwards for r in served)} REST forwards, each"
+        " called against a recording upstream by `tests/corpus/test_requests.py`, which compares the request with"
+        " the one a reference reading of the file declares (`tests/corpus/expected.py`)",
     ]
     for target in TARGETS:
         tried = [r for r in served if target in r.exact]
@@ -227,6 +243,10 @@ def render(results: list[FileResult]) -> str:
             shown = ", ".join(sorted({f"{f.line} (`{f.construct}`)" for f in defects}, key=_line_key))
             lines.append(f"- `{r.file}`: lines {shown}")
 
+    lines += ["", "## Accepted by their schema, not meant to be served alone", ""]
+    for r in unmeant:
+        entry = unmeant_files[r.file]
+        lines.append(f"- `{r.file}`: {entry['reason']} (evidence: {entry['evidence']})")
     lines += ["", "## Files not served, line by line", ""]
     lines += ["The lenient load's findings (the first three of each file); `validate FILE` lists them all.", ""]
     for r in results:

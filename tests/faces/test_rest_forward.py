@@ -12,8 +12,11 @@ from starlette.applications import Starlette
 
 from hms_recordings.capability.loader import load_capability
 from hms_recordings.capability.yamlsource import parse_yaml
+from hms_recordings.errors import ConfigError
+from hms_recordings.faces.catalogue import Catalogue
 from hms_recordings.faces.rest import build_rest_app
-from hms_recordings.runtime.service import CapabilityService
+from hms_recordings.runtime.inventory import compile_inventory
+from hms_recordings.runtime.service import CapabilityService, CombinedService
 from tests.hosting import face_client
 from tests.rig import open_service
 
@@ -82,3 +85,63 @@ async def test_a_path_that_climbs_or_hides_a_slash_and_an_oversized_body_are_ref
     assert [r.status_code for r in (climbing, hidden, twice, control, large)] == [400, 400, 400, 400, 413]
     assert climbing.json()["kind"] == "invalid_arguments" and large.json()["kind"] == "too_large"
     assert seen == []
+
+
+async def test_a_forward_whose_upstream_is_down_answers_502_in_the_shared_words_and_a_fixed_path_relays_as_is() -> None:
+    text = FORWARDING.replace('"/notion/{{path}}"', '"/status"')
+
+    def down(request: httpx2.Request) -> httpx2.Response:
+        raise httpx2.ConnectError("connection refused", request=request)
+
+    capability = load_capability(parse_yaml(text, "register.yaml"))
+    service = open_service(capability, transport=httpx2.MockTransport(down), env={}, upstream=None)
+    async with service, face_client(build_rest_app(service)) as rest:
+        answer = await rest.get("/status")
+    assert answer.status_code == 502 and answer.json()["kind"] == "upstream_unavailable"
+
+
+async def test_several_files_on_one_rest_face_relay_each_forward_through_its_own_file() -> None:
+    seen: list[str] = []
+
+    def upstream(request: httpx2.Request) -> httpx2.Response:
+        seen.append(str(request.url))
+        return httpx2.Response(200, content=b"ok", headers={"Content-Type": "text/plain"})
+
+    first = load_capability(parse_yaml(FORWARDING, "one.yaml"))
+    second = load_capability(
+        parse_yaml(FORWARDING.replace("/notion/", "/other/").replace("notion.test", "other.test"), "two.yaml")
+    )
+    transport = httpx2.MockTransport(upstream)
+    async with (
+        open_service(first, transport=transport, env={}, upstream=None) as one,
+        open_service(second, transport=transport, env={}, upstream=None) as two,
+    ):
+        combined = CombinedService([("one.yaml", one), ("two.yaml", two)])
+        assert len(combined.forwards()) == 2
+        async with face_client(build_rest_app(combined)) as rest:
+            answer = await rest.get("/other/x")
+    assert (answer.status_code, answer.text, answer.headers["content-type"]) == (200, "ok", "text/plain")
+    assert seen == ["https://other.test/rest/1.0.0/x"]
+
+
+async def test_a_catalogue_describes_a_capability_and_calls_nothing() -> None:
+    capability = load_capability(parse_yaml(FORWARDING, "register.yaml"))
+    catalogue = Catalogue(compile_inventory(capability))
+    assert [f.resource.path for f in catalogue.forwards()] == ["/notion/{{path}}"]
+    assert (catalogue.tools(), catalogue.files(), catalogue.prompts(), catalogue.dynamic_resources()) == (
+        [],
+        [],
+        [],
+        [],
+    )
+    assert catalogue.tool("x") is None and catalogue.info.name == "hms-recordings"
+    assert catalogue.redactor("plain") == "plain"
+    for refused in (
+        catalogue.call("x", {}),
+        catalogue.read("hms://x"),
+        catalogue.relay(catalogue.forwards()[0], "GET", "", (), (), None),
+    ):
+        with pytest.raises(ConfigError, match="calls nothing"):
+            await refused
+    with pytest.raises(ConfigError, match="calls nothing"):
+        catalogue.render_prompt("p", None)

@@ -99,7 +99,9 @@ def _endpoint(service: Service, entry: ForwardEntry, limit: int) -> Callable[[Re
         if relayed.error is not None:
             error = relayed.error
             return problem_response(error.kind, error.http_status, error.message, fields=error.fields)
-        return Response(relayed.content, relayed.status, media_type=relayed.content_type)
+        # The content type exactly as the upstream said it (Starlette would add a charset to a text type).
+        headers = {"Content-Type": relayed.content_type} if relayed.content_type else None
+        return Response(relayed.content, relayed.status, headers=headers)
 
     return endpoint
 

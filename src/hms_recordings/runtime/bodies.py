@@ -101,7 +101,7 @@ class BodyPlan:
     def _multipart(self, scope: Scope) -> EncodedBody:
         boundary = uuid.uuid4().hex
         chunks: list[bytes] = []
-        for part in self.tree if isinstance(self.tree, list) else []:
+        for part in self.tree:  # a list: compile() makes it one
             if not isinstance(part, dict):
                 continue
             name = _text(part.get("name"), scope) if part.get("name") is not None else ""
