@@ -9,12 +9,15 @@ reads them with ``git show`` / ``git ls-tree`` and never runs anything from them
 
 Selection, deterministic:
 
-- capability files only (the first key is ``naftiko:`` or ``ikanos:``), at most ``MAX_BYTES`` each;
+- capability files only: YAML (a Jinja skeleton that only becomes YAML once rendered is not one) whose first key is
+  ``naftiko:`` or ``ikanos:`` with a version string as its value (the pre-0.5 drafts' ``naftiko:`` mapping declares
+  none), at most ``MAX_BYTES`` each;
 - a file whose text equals one already taken once its version string is blanked is skipped (the ikanos tags mostly
   bump the version), except that the newest version (``ikanos-main``) is taken whole and every version keeps at
   least ``KEEP_PER_VERSION`` files, so that each official schema is exercised;
 - the files a kept file imports or binds from come along, from the same commit;
-- provider repositories are sampled evenly over their sorted paths, at their last commit before 2026-06-02.
+- provider repositories are sampled evenly over their sorted paths, at their last commit before 2026-06-02 00:00 UTC
+  (the other naftiko repositories are taken whole, at the same cutoff).
 """
 
 from __future__ import annotations
@@ -29,16 +32,23 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus"
 CUTOFF = "2026-06-02"
+#: The cutoff as git reads it. A bare date would be read as that day at the current time of day, so the commit chosen
+#: for a repository that committed on the cutoff day would depend on when the script runs.
+CUTOFF_INSTANT = f"{CUTOFF}T00:00:00Z"
 KEEP_PER_VERSION = 4
 #: Larger files (a few generated provider files reach 1 MB) are left out: the round-trip YAML parse of one would cost
 #: seconds in the test suite and add nothing the smaller files of the same generator do not show.
 MAX_BYTES = 100_000
 #: Files a capability points at (imports, bind files, prompt and resource locations), relative to it.
 REFERENCE = re.compile(r"""(?:location|from):\s*["']?(?:file:///)?(\.{0,2}/?[\w./-]+\.(?:ya?ml|json|md|txt))""")
-VERSION_LINE = re.compile(r"^(naftiko|ikanos):\s*['\"]?([^'\"\s#]+)", re.MULTILINE)
+#: The version on the root key's own line: ``[ \t]``, not ``\s``, which would read the next line's key as a version.
+VERSION_LINE = re.compile(r"^(naftiko|ikanos):[ \t]*['\"]?([^'\"\s#]+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,17 @@ def declared(text: str) -> tuple[str, str] | None:
     return (match.group(1), match.group(2)) if match else None
 
 
+def is_yaml(text: str) -> bool:
+    """Whether ``text`` parses as YAML; only the syntax is asked about (duplicate keys are the loader's to report)."""
+    yaml = YAML(typ="safe", pure=True)
+    yaml.allow_duplicate_keys = True
+    try:
+        yaml.load(text)
+    except YAMLError:
+        return False
+    return True
+
+
 def sample(paths: list[str], limit: int) -> list[str]:
     if not limit or len(paths) <= limit:
         return paths
@@ -120,7 +141,7 @@ def main() -> None:
         git_dir = args.mirrors / source.repo.replace("/", "+") / "repo"
         ref = source.ref
         if ref == "cutoff":
-            ref = git(git_dir, "log", "-1", f"--before={CUTOFF}", "--format=%H").strip()
+            ref = git(git_dir, "log", "-1", f"--before={CUTOFF_INSTANT}", "--format=%H").strip()
         commit = git(git_dir, "rev-list", "-1", ref).strip()
         listed = git(git_dir, "ls-tree", "-r", "--name-only", commit, *([source.under] if source.under else []))
         candidates = []
@@ -131,6 +152,7 @@ def main() -> None:
                 len(text.encode()) > MAX_BYTES
                 or version is None
                 or not text.lstrip().startswith(("naftiko:", "ikanos:", "#", "---"))
+                or not is_yaml(text)
             ):
                 continue
             candidates.append((path, text, version))
