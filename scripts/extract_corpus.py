@@ -84,6 +84,32 @@ SOURCES = (
     Source("restack", "api-evangelist/restack", "cutoff", "capabilities"),
     Source("whmcs", "api-evangelist/whmcs", "cutoff", "capabilities"),
     Source("xweather", "api-evangelist/xweather", "cutoff", "capabilities"),
+    Source("datadog", "api-evangelist/datadog", "cutoff", "capabilities", 15),
+    Source("pulumi", "api-evangelist/pulumi", "cutoff", "capabilities", 15),
+    Source("spring-boot", "api-evangelist/spring-boot", "cutoff", "capabilities", 15),
+    Source("amazon-resource-explorer", "api-evangelist/amazon-resource-explorer", "cutoff", "capabilities", 15),
+    Source("buildkite-com", "api-evangelist/buildkite-com", "cutoff", "capabilities", 15),
+    Source("amazon-codebuild", "api-evangelist/amazon-codebuild", "cutoff", "capabilities", 15),
+    Source("streamlit", "api-evangelist/streamlit", "cutoff", "capabilities", 15),
+    Source("sentry-system", "api-evangelist/sentry-system", "cutoff", "capabilities", 15),
+    # The naftiko organisation's other repositories with capability files before the cutoff, whole. Left out:
+    # naftiko/fleet (its one file is a Backstage Jinja skeleton), naftiko/manage-events and naftiko/notion-sandbox
+    # (pre-0.5 drafts: ``naftiko:`` is a mapping, no version), naftiko/shipyard-cloudflare (its files are the
+    # framework tutorial's, already taken), the sandboxes with none.
+    Source("api-reusability", "naftiko/api-reusability", "cutoff"),
+    Source("api-governance", "naftiko/api-governance", "cutoff"),
+    Source("manage-health-score", "naftiko/manage-health-score", "cutoff"),
+    Source("manage-people", "naftiko/manage-people", "cutoff"),
+    Source("polychro", "naftiko/polychro", "cutoff"),
+    Source("figma-sandbox", "naftiko/figma-sandbox", "cutoff"),
+    Source("google-sandbox", "naftiko/google-sandbox", "cutoff"),
+    Source("linkedin-sandbox", "naftiko/linkedin-sandbox", "cutoff"),
+    Source("microsoft-365-copilot-sandbox", "naftiko/microsoft-365-copilot-sandbox", "cutoff"),
+    Source("microsoft-outlook-sandbox", "naftiko/microsoft-outlook-sandbox", "cutoff"),
+    Source("microsoft-teams-sandbox", "naftiko/microsoft-teams-sandbox", "cutoff"),
+    Source("nist-cybersecurity-framework-sandbox", "naftiko/nist-cybersecurity-framework-sandbox", "cutoff"),
+    Source("slack-sandbox", "naftiko/slack-sandbox", "cutoff"),
+    Source("youtube-sandbox", "naftiko/youtube-sandbox", "cutoff"),
 )
 
 
