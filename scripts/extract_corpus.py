@@ -46,7 +46,11 @@ KEEP_PER_VERSION = 4
 #: seconds in the test suite and add nothing the smaller files of the same generator do not show.
 MAX_BYTES = 100_000
 #: Files a capability points at (imports, bind files, prompt and resource locations), relative to it.
-REFERENCE = re.compile(r"""(?:location|from):\s*["']?(?:file:///)?(\.{0,2}/?[\w./-]+\.(?:ya?ml|json|md|txt))""")
+#: A name may hold spaces and any other character but a quote (the naftiko sandboxes name shared files after the API's
+#: title), so it runs to the first extension followed by a quote, a blank or the end of the line.
+REFERENCE = re.compile(
+    r"""(?:location|from):[ \t]*["']?(?:file:///)?(\.{0,2}/?[^"'\n]*?\.(?:ya?ml|json|md|txt))(?=["'\s]|$)""", re.MULTILINE
+)
 #: The version on the root key's own line: ``[ \t]``, not ``\s``, which would read the next line's key as a version.
 VERSION_LINE = re.compile(r"^(naftiko|ikanos):[ \t]*['\"]?([^'\"\s#]+)", re.MULTILINE)
 
@@ -169,9 +173,10 @@ def main() -> None:
         if ref == "cutoff":
             ref = git(git_dir, "log", "-1", f"--before={CUTOFF_INSTANT}", "--format=%H").strip()
         commit = git(git_dir, "rev-list", "-1", ref).strip()
-        listed = git(git_dir, "ls-tree", "-r", "--name-only", commit, *([source.under] if source.under else []))
+        # NUL-separated: git otherwise quotes a path with non-ASCII characters, and the quoted name ends in `"`.
+        listed = git(git_dir, "ls-tree", "-r", "-z", "--name-only", commit, *([source.under] if source.under else []))
         candidates = []
-        for path in sorted(p for p in listed.splitlines() if p.endswith((".yaml", ".yml"))):
+        for path in sorted(p for p in listed.split("\0") if p.endswith((".yaml", ".yml"))):
             text = git(git_dir, "show", f"{commit}:{path}")
             version = declared(text[:2000])
             if (
