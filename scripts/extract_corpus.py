@@ -49,7 +49,8 @@ MAX_BYTES = 100_000
 #: A name may hold spaces and any other character but a quote (the naftiko sandboxes name shared files after the API's
 #: title), so it runs to the first extension followed by a quote, a blank or the end of the line.
 REFERENCE = re.compile(
-    r"""(?:location|from):[ \t]*["']?(?:file:///)?(\.{0,2}/?[^"'\n]*?\.(?:ya?ml|json|md|txt))(?=["'\s]|$)""", re.MULTILINE
+    r"""(?:location|from):[ \t]*["']?(?:file:///)?(\.{0,2}/?[^"'\n]*?\.(?:ya?ml|json|md|txt))(?=["'\s]|$)""",
+    re.MULTILINE,
 )
 #: The version on the root key's own line: ``[ \t]``, not ``\s``, which would read the next line's key as a version.
 VERSION_LINE = re.compile(r"^(naftiko|ikanos):[ \t]*['\"]?([^'\"\s#]+)", re.MULTILINE)
