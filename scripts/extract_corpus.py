@@ -9,12 +9,15 @@ reads them with ``git show`` / ``git ls-tree`` and never runs anything from them
 
 Selection, deterministic:
 
-- capability files only (the first key is ``naftiko:`` or ``ikanos:``), at most ``MAX_BYTES`` each;
+- capability files only: YAML (a Jinja skeleton that only becomes YAML once rendered is not one) whose first key is
+  ``naftiko:`` or ``ikanos:`` with a version string as its value (the pre-0.5 drafts' ``naftiko:`` mapping declares
+  none), at most ``MAX_BYTES`` each;
 - a file whose text equals one already taken once its version string is blanked is skipped (the ikanos tags mostly
   bump the version), except that the newest version (``ikanos-main``) is taken whole and every version keeps at
   least ``KEEP_PER_VERSION`` files, so that each official schema is exercised;
 - the files a kept file imports or binds from come along, from the same commit;
-- provider repositories are sampled evenly over their sorted paths, at their last commit before 2026-06-02.
+- provider repositories are sampled evenly over their sorted paths, at their last commit before 2026-06-02 00:00 UTC
+  (the other naftiko repositories are taken whole, at the same cutoff).
 """
 
 from __future__ import annotations
@@ -29,16 +32,28 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus"
 CUTOFF = "2026-06-02"
+#: The cutoff as git reads it. A bare date would be read as that day at the current time of day, so the commit chosen
+#: for a repository that committed on the cutoff day would depend on when the script runs.
+CUTOFF_INSTANT = f"{CUTOFF}T00:00:00Z"
 KEEP_PER_VERSION = 4
 #: Larger files (a few generated provider files reach 1 MB) are left out: the round-trip YAML parse of one would cost
 #: seconds in the test suite and add nothing the smaller files of the same generator do not show.
 MAX_BYTES = 100_000
 #: Files a capability points at (imports, bind files, prompt and resource locations), relative to it.
-REFERENCE = re.compile(r"""(?:location|from):\s*["']?(?:file:///)?(\.{0,2}/?[\w./-]+\.(?:ya?ml|json|md|txt))""")
-VERSION_LINE = re.compile(r"^(naftiko|ikanos):\s*['\"]?([^'\"\s#]+)", re.MULTILINE)
+#: A name may hold spaces and any other character but a quote (the naftiko sandboxes name shared files after the API's
+#: title), so it runs to the first extension followed by a quote, a blank or the end of the line.
+REFERENCE = re.compile(
+    r"""(?:location|from):[ \t]*["']?(?:file:///)?(\.{0,2}/?[^"'\n]*?\.(?:ya?ml|json|md|txt))(?=["'\s]|$)""",
+    re.MULTILINE,
+)
+#: The version on the root key's own line: ``[ \t]``, not ``\s``, which would read the next line's key as a version.
+VERSION_LINE = re.compile(r"^(naftiko|ikanos):[ \t]*['\"]?([^'\"\s#]+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,32 @@ SOURCES = (
     Source("restack", "api-evangelist/restack", "cutoff", "capabilities"),
     Source("whmcs", "api-evangelist/whmcs", "cutoff", "capabilities"),
     Source("xweather", "api-evangelist/xweather", "cutoff", "capabilities"),
+    Source("datadog", "api-evangelist/datadog", "cutoff", "capabilities", 15),
+    Source("pulumi", "api-evangelist/pulumi", "cutoff", "capabilities", 15),
+    Source("spring-boot", "api-evangelist/spring-boot", "cutoff", "capabilities", 15),
+    Source("amazon-resource-explorer", "api-evangelist/amazon-resource-explorer", "cutoff", "capabilities", 15),
+    Source("buildkite-com", "api-evangelist/buildkite-com", "cutoff", "capabilities", 15),
+    Source("amazon-codebuild", "api-evangelist/amazon-codebuild", "cutoff", "capabilities", 15),
+    Source("streamlit", "api-evangelist/streamlit", "cutoff", "capabilities", 15),
+    Source("sentry-system", "api-evangelist/sentry-system", "cutoff", "capabilities", 15),
+    # The naftiko organisation's other repositories with capability files before the cutoff, whole. Left out:
+    # naftiko/fleet (its one file is a Backstage Jinja skeleton), naftiko/manage-events and naftiko/notion-sandbox
+    # (pre-0.5 drafts: ``naftiko:`` is a mapping, no version), naftiko/shipyard-cloudflare (its files are the
+    # framework tutorial's, already taken), the sandboxes with none.
+    Source("api-reusability", "naftiko/api-reusability", "cutoff"),
+    Source("api-governance", "naftiko/api-governance", "cutoff"),
+    Source("manage-health-score", "naftiko/manage-health-score", "cutoff"),
+    Source("manage-people", "naftiko/manage-people", "cutoff"),
+    Source("polychro", "naftiko/polychro", "cutoff"),
+    Source("figma-sandbox", "naftiko/figma-sandbox", "cutoff"),
+    Source("google-sandbox", "naftiko/google-sandbox", "cutoff"),
+    Source("linkedin-sandbox", "naftiko/linkedin-sandbox", "cutoff"),
+    Source("microsoft-365-copilot-sandbox", "naftiko/microsoft-365-copilot-sandbox", "cutoff"),
+    Source("microsoft-outlook-sandbox", "naftiko/microsoft-outlook-sandbox", "cutoff"),
+    Source("microsoft-teams-sandbox", "naftiko/microsoft-teams-sandbox", "cutoff"),
+    Source("nist-cybersecurity-framework-sandbox", "naftiko/nist-cybersecurity-framework-sandbox", "cutoff"),
+    Source("slack-sandbox", "naftiko/slack-sandbox", "cutoff"),
+    Source("youtube-sandbox", "naftiko/youtube-sandbox", "cutoff"),
 )
 
 
@@ -86,6 +127,17 @@ def git(git_dir: Path, *args: str) -> str:
 def declared(text: str) -> tuple[str, str] | None:
     match = VERSION_LINE.search(text)
     return (match.group(1), match.group(2)) if match else None
+
+
+def is_yaml(text: str) -> bool:
+    """Whether ``text`` parses as YAML; only the syntax is asked about (duplicate keys are the loader's to report)."""
+    yaml = YAML(typ="safe", pure=True)
+    yaml.allow_duplicate_keys = True
+    try:
+        yaml.load(text)
+    except YAMLError:
+        return False
+    return True
 
 
 def sample(paths: list[str], limit: int) -> list[str]:
@@ -120,17 +172,19 @@ def main() -> None:
         git_dir = args.mirrors / source.repo.replace("/", "+") / "repo"
         ref = source.ref
         if ref == "cutoff":
-            ref = git(git_dir, "log", "-1", f"--before={CUTOFF}", "--format=%H").strip()
+            ref = git(git_dir, "log", "-1", f"--before={CUTOFF_INSTANT}", "--format=%H").strip()
         commit = git(git_dir, "rev-list", "-1", ref).strip()
-        listed = git(git_dir, "ls-tree", "-r", "--name-only", commit, *([source.under] if source.under else []))
+        # NUL-separated: git otherwise quotes a path with non-ASCII characters, and the quoted name ends in `"`.
+        listed = git(git_dir, "ls-tree", "-r", "-z", "--name-only", commit, *([source.under] if source.under else []))
         candidates = []
-        for path in sorted(p for p in listed.splitlines() if p.endswith((".yaml", ".yml"))):
+        for path in sorted(p for p in listed.split("\0") if p.endswith((".yaml", ".yml"))):
             text = git(git_dir, "show", f"{commit}:{path}")
             version = declared(text[:2000])
             if (
                 len(text.encode()) > MAX_BYTES
                 or version is None
                 or not text.lstrip().startswith(("naftiko:", "ikanos:", "#", "---"))
+                or not is_yaml(text)
             ):
                 continue
             candidates.append((path, text, version))
