@@ -7,7 +7,8 @@ format's documents (the official schemas' descriptions, the Naftiko/Ikanos Java 
 * URL: ``baseUri`` + the resource ``path`` (+ an operation-level ``path``); ``{x}`` and ``{{x}}`` are filled from a
   fixed ``value`` of a parameter of that name, else the call's parameters (arguments merged with ``with``), else a
   bound variable. Literal query text after ``?`` in a path is sent as query parameters.
-* ``with``: ``<namespace>.<arg>`` names an argument (the expose namespace; ``tools``, ``mcp``, ``rest`` and ``args``
+* ``with`` (and ``{{tools.x}}`` in a template): ``<namespace>.<arg>`` names an argument (the expose namespace;
+  ``tools``, ``mcp``, ``rest`` and ``args``
   too, which the public files use for the same thing); other strings are Mustache templates over what is merged so
   far; anything else is a literal. Entries are applied in order, over the arguments.
 * Query and header parameters (the consumes level, then the resource and operation): a fixed ``value`` is a
@@ -128,6 +129,12 @@ class _Scope:
         if dot and head in self.step_names:
             self.reads_step = True
             return False, None
+        if dot and head in ARG_PREFIXES and head not in self.oracle.bind_namespaces:
+            # `{{tools.repo}}` in a template names the argument `repo`, as `tools.repo` does in a `with`.
+            if rest not in self.params:
+                return False, None
+            self.out.needs |= self.deps.get(rest, {rest})
+            return True, self.params[rest]
         if dot and head in self.oracle.bind_namespaces and rest in self.oracle.bound:
             return True, self.oracle.bound[rest]
         if name in self.oracle.bound:
@@ -166,9 +173,9 @@ class Oracle:
         self.cap = cap
         self.binds = [b for b in [*(data.get("binds") or []), *(cap.get("binds") or [])] if isinstance(b, dict)]
         self.bind_namespaces = {str(b.get("namespace", "env")) for b in self.binds}
+        self.consumes = self._consumes(data, file, 0)
         self.env: dict[str, str] = dict(env) if env is not None else self.test_env()
         self.bound = self._bound()
-        self.consumes = self._consumes(data, file, 0)
 
     # -- what the file reads from outside ------------------------------------------------------------------------
 
@@ -180,7 +187,8 @@ class Oracle:
                 for key in (bind.get("keys") or {}).values():
                     env[str(key)] = f"t-{key}"
         bound_vars = {str(v) for b in self.binds for v in (b.get("keys") or {})}
-        for api in [*(self.data.get("consumes") or []), *(self.cap.get("consumes") or [])]:
+        inline = [*(self.data.get("consumes") or []), *(self.cap.get("consumes") or [])]
+        for api in [*inline, *self.consumes.values()]:  # an imported API's credential is read as well
             auth = api.get("authentication") if isinstance(api, dict) else None
             for value in (auth or {}).values():
                 for name in _VAR.findall(value) if isinstance(value, str) else []:
@@ -301,6 +309,8 @@ class Oracle:
 
     def _operation(self, call: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         ns, _, name = call.partition(".")
+        if ns not in self.consumes:  # a namespace with a dot in it (published: `... (CSF) 2.0 — Sandbox API`)
+            ns, _, name = call.rpartition(".")
         api = self.consumes[ns]
         for resource in api.get("resources") or []:
             for operation in resource.get("operations") or []:

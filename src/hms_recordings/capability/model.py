@@ -308,6 +308,10 @@ class Capability:
     schemas_checked: bool = False  # see YamlDoc.schemas_checked
 
     def operation(self, key: str) -> Operation | None:
-        namespace, _, name = key.partition(".")
-        api = self.consumes.get(namespace)
-        return api.operations.get(name) if api else None
+        # `ns.op`; a namespace may itself hold a dot (`... API 2.0 — Sandbox.get-x`, as published), an operation name
+        # rarely does: the first dot, then the last.
+        for namespace, _, name in (key.partition("."), key.rpartition(".")):
+            api = self.consumes.get(namespace)
+            if api is not None and name in api.operations:
+                return api.operations[name]
+        return None

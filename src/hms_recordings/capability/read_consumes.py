@@ -134,7 +134,12 @@ class ConsumesReader(ToolReader):
                 name = self.text(op, "name", opath, required=True)
                 method = self.text(op, "method", opath, required=True).upper()
                 if method and method not in METHODS:
-                    self.fail((*opath, "method"), f"method `{method}` is not one of {', '.join(sorted(METHODS))}")
+                    self.fail(
+                        (*opath, "method"),
+                        f"method `{method}` is not one of {', '.join(sorted(METHODS))}",
+                        "the format has no other methods: use GET for a HEAD (its answer has the same headers) or"
+                        " leave the operation out",
+                    )
                 op_params = [
                     p
                     for i, it in enumerate(

@@ -100,8 +100,8 @@ def _endpoint(service: Service, entry: ForwardEntry, limit: int) -> Callable[[Re
             error = relayed.error
             return problem_response(error.kind, error.http_status, error.message, fields=error.fields)
         # The content type exactly as the upstream said it (Starlette would add a charset to a text type).
-        headers = {"Content-Type": relayed.content_type} if relayed.content_type else None
-        return Response(relayed.content, relayed.status, headers=headers)
+        answer_headers = {"Content-Type": relayed.content_type} if relayed.content_type else None
+        return Response(relayed.content, relayed.status, headers=answer_headers)
 
     return endpoint
 

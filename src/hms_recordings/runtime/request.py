@@ -176,6 +176,19 @@ class RequestPlan:
         )
 
     @property
+    def body_aliases(self) -> tuple[tuple[str, str], ...]:
+        """``{{tools.repo}}`` in a body is the argument ``repo``, as ``tools.repo`` is in a ``with``: (variable,
+        argument) for each body variable with one of the prefixes that name the caller's arguments."""
+        if self.body_plan is None:
+            return ()
+        out = []
+        for name in self.body_plan.names:
+            prefix, dot, arg = name.partition(".")
+            if dot and prefix in SEED_ALIASES and arg and "." not in arg:
+                out.append((name, arg))
+        return tuple(out)
+
+    @property
     def path_names(self) -> tuple[str, ...]:
         return tuple(p[0] for p in self.path_parts if isinstance(p, tuple))
 
@@ -196,7 +209,8 @@ class RequestPlan:
                 out[param.name] = Need(param.name, param.location, param, param.required)
         if self.body_plan is not None:
             for name in self.body_plan.names:
-                out.setdefault(name, Need(name, "body"))
+                arg = dict(self.body_aliases).get(name, name)
+                out.setdefault(arg, Need(arg, "body"))
         valued = [t for _, t in (*self.literal_query, *self.path_values)]
         valued += [t for _, t in (*self.query, *self.headers) if t is not None]
         for template in valued:
@@ -210,7 +224,9 @@ class RequestPlan:
         path = []
         fixed = dict(self.path_values)
         # Fixed values, the path's literal query and the body see the arguments as ``with`` mapped them too.
-        with_args = Scope({**scope.args, **params}, scope.bindings, scope.namespaces)
+        given = {**scope.args, **params}
+        given.update({alias: given[arg] for alias, arg in self.body_aliases if arg in given})
+        with_args = Scope(given, scope.bindings, scope.namespaces)
         for part in self.path_parts:
             if isinstance(part, tuple):
                 name = part[0]
