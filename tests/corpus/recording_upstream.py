@@ -123,6 +123,11 @@ def recording_upstream() -> Iterator[RecordingUpstream]:
             started.set()
             await server.main_loop()
             await server.shutdown(sockets=[sock])
+            # Closing a connection's transport takes effect on a later turn of the loop: give it those turns, or the
+            # accepted sockets outlive the loop and warn (ResourceWarning, an error here) in whichever test runs
+            # when the garbage collector finds them.
+            for _ in range(3):
+                await asyncio.sleep(0.01)
 
         loop.run_until_complete(main())
         loop.close()
