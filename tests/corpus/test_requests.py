@@ -31,7 +31,7 @@ from hms_recordings.runtime.inventory import ForwardEntry, compile_inventory
 from hms_recordings.runtime.invoker import CallContext
 from hms_recordings.runtime.service import CapabilityService, build_service
 from hms_recordings.runtime.upstream import RetryPolicy
-from hms_recordings.runtime.upstreams import UpstreamSettings
+from hms_recordings.runtime.upstreams import RelayRequest, UpstreamSettings
 from tests.corpus.corpus import CORPUS, capability_files, doc
 from tests.corpus.expected import SKIPPED, Expectation, ExpectedRequest, Oracle, Unsupported
 from tests.corpus.recording_upstream import RecordedRequest, RecordingUpstream
@@ -317,7 +317,7 @@ async def _check_forward(
     prefix = f"/{fid}/{forward.forward.target}"
     upstream.forget(prefix)
     body = EncodedBody("application/json", content=b'{"probe": true}')
-    relayed = await service.relay(forward, "POST", "/corpus/probe", (("q", "1"),), (), body)
+    relayed = await service.relay(forward, RelayRequest("POST", "/corpus/probe", (("q", "1"),), (), body))
     records = upstream.under(prefix)
     where = f"forward {forward.resource.path}"
     if relayed.error is not None or len(records) != 1:

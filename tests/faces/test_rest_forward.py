@@ -17,6 +17,7 @@ from hms_recordings.faces.catalogue import Catalogue
 from hms_recordings.faces.rest import build_rest_app
 from hms_recordings.runtime.inventory import compile_inventory
 from hms_recordings.runtime.service import CapabilityService, CombinedService
+from hms_recordings.runtime.upstreams import RelayRequest
 from tests.hosting import face_client
 from tests.rig import open_service
 
@@ -139,7 +140,7 @@ async def test_a_catalogue_describes_a_capability_and_calls_nothing() -> None:
     for refused in (
         catalogue.call("x", {}),
         catalogue.read("hms://x"),
-        catalogue.relay(catalogue.forwards()[0], "GET", "", (), (), None),
+        catalogue.relay(catalogue.forwards()[0], RelayRequest("GET", "")),
     ):
         with pytest.raises(ConfigError, match="calls nothing"):
             await refused

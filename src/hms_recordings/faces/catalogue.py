@@ -13,13 +13,13 @@ from typing import Any
 from hms_recordings.capability.model import Capability, Prompt
 from hms_recordings.errors import ConfigError
 from hms_recordings.faces.rest_routes import plan_routes
-from hms_recordings.runtime.bodies import EncodedBody
 from hms_recordings.runtime.compiled import CompiledTool
 from hms_recordings.runtime.inventory import ForwardEntry, Inventory, RestEntry, compile_inventory
 from hms_recordings.runtime.invoker import CallContext
 from hms_recordings.runtime.outcome import Outcome
 from hms_recordings.runtime.redact import Redactor
 from hms_recordings.runtime.service import FileResource, Relayed, RenderedPrompt, ServiceInfo
+from hms_recordings.runtime.upstreams import RelayRequest
 
 __all__ = ["Catalogue", "left_out"]
 
@@ -82,15 +82,7 @@ class Catalogue:
     def forwards(self) -> Sequence[ForwardEntry]:
         return list(self.inventory.forwards)
 
-    async def relay(
-        self,
-        entry: ForwardEntry,
-        method: str,
-        path: str,
-        query: tuple[tuple[str, str], ...],
-        headers: tuple[tuple[str, str], ...],
-        body: EncodedBody | None,
-    ) -> Relayed:
+    async def relay(self, entry: ForwardEntry, request: RelayRequest) -> Relayed:
         raise self._refuse()
 
 

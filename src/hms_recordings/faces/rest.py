@@ -39,6 +39,7 @@ from starlette.routing import BaseRoute, Route
 from hms_recordings.faces.docs_page import docs_html
 from hms_recordings.faces.openapi import build_openapi
 from hms_recordings.faces.problems import problem_pages, problem_response
+from hms_recordings.faces.request_body import BodyTooLarge, read_capped
 from hms_recordings.faces.rest_forward import forward_routes
 from hms_recordings.faces.rest_routes import BODY_METHODS, RestRoute, plan_routes
 from hms_recordings.runtime.access import Admission, principal_of
@@ -76,17 +77,10 @@ def _valid_text(body: Any) -> bool:
 
 
 async def _read_body(request: Request, limit: int) -> dict[str, Any]:
-    too_large = _Rejected(413, f"the request body is larger than {limit} bytes", kind="too_large")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+    try:
+        raw = await read_capped(request, limit)
+    except BodyTooLarge:
+        raise _Rejected(413, f"the request body is larger than {limit} bytes", kind="too_large") from None
     if not raw.strip():
         return {}
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -24,10 +24,12 @@ from starlette.routing import Route
 
 from hms_recordings.errors import ToolInputError
 from hms_recordings.faces.problems import problem_response
+from hms_recordings.faces.request_body import BodyTooLarge, read_capped
 from hms_recordings.runtime.bodies import EncodedBody
 from hms_recordings.runtime.inventory import ForwardEntry
 from hms_recordings.runtime.request import check_path_value
 from hms_recordings.runtime.service import Service
+from hms_recordings.runtime.upstreams import RelayRequest
 
 __all__ = ["forward_routes"]
 
@@ -59,20 +61,6 @@ def _relayed_path(raw: str) -> str:
     return ("/" + "/".join(kept) + trailing) if kept else ""
 
 
-async def _body(request: Request, limit: int) -> bytes | None:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise OverflowError
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise OverflowError
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    return raw or None
-
-
 def _endpoint(service: Service, entry: ForwardEntry, limit: int) -> Callable[[Request], Awaitable[Response]]:
     trusted = {h.lower() for h in entry.forward.trusted_headers}
 
@@ -86,16 +74,16 @@ def _endpoint(service: Service, entry: ForwardEntry, limit: int) -> Callable[[Re
             query = tuple(parse_qsl(request.url.query, keep_blank_values=True))
             if any(_CONTROL.search(k) or _CONTROL.search(v) for k, v in query):
                 raise ToolInputError("the query must not contain control characters", [])
-            content = await _body(request, limit)
+            content = await read_capped(request, limit) or None
         except ToolInputError as exc:
             return problem_response("invalid_arguments", 400, exc.message, fields=exc.fields)
-        except OverflowError:
+        except BodyTooLarge:
             return problem_response("too_large", 413, f"the request body is larger than {limit} bytes")
         headers = tuple((k, v) for k, v in request.headers.items() if k.lower() in trusted)
         body = None
         if content is not None:
             body = EncodedBody(request.headers.get("content-type", "application/octet-stream"), content=content)
-        relayed = await service.relay(entry, request.method, path, query, headers, body)
+        relayed = await service.relay(entry, RelayRequest(request.method, path, query, headers, body))
         if relayed.error is not None:
             error = relayed.error
             return problem_response(error.kind, error.http_status, error.message, fields=error.fields)

@@ -18,13 +18,12 @@ from hms_recordings import __version__
 from hms_recordings.capability.model import Prompt
 from hms_recordings.capability.templates import Scope, Template
 from hms_recordings.errors import CapabilityError, ConfigError, UnknownToolError
-from hms_recordings.runtime.bodies import EncodedBody
 from hms_recordings.runtime.compiled import CompiledTool
 from hms_recordings.runtime.inventory import ForwardEntry, Inventory, RestEntry
 from hms_recordings.runtime.invoker import CallContext, Invoker, InvokerSettings
 from hms_recordings.runtime.outcome import ErrorInfo, Outcome, failure_from_exception
 from hms_recordings.runtime.redact import Redactor
-from hms_recordings.runtime.upstreams import Upstreams, UpstreamSettings
+from hms_recordings.runtime.upstreams import RelayRequest, Upstreams, UpstreamSettings
 
 __all__ = [
     "CapabilityService",
@@ -113,15 +112,7 @@ class Service(Protocol):
 
     def forwards(self) -> Sequence[ForwardEntry]: ...
 
-    async def relay(
-        self,
-        entry: ForwardEntry,
-        method: str,
-        path: str,
-        query: tuple[tuple[str, str], ...],
-        headers: tuple[tuple[str, str], ...],
-        body: EncodedBody | None,
-    ) -> Relayed: ...
+    async def relay(self, entry: ForwardEntry, request: RelayRequest) -> Relayed: ...
 
     @property
     def redactor(self) -> Redactor: ...
@@ -286,18 +277,10 @@ class CapabilityService:
     def forwards(self) -> Sequence[ForwardEntry]:
         return list(self.inventory.forwards)
 
-    async def relay(
-        self,
-        entry: ForwardEntry,
-        method: str,
-        path: str,
-        query: tuple[tuple[str, str], ...],
-        headers: tuple[tuple[str, str], ...],
-        body: EncodedBody | None,
-    ) -> Relayed:
+    async def relay(self, entry: ForwardEntry, request: RelayRequest) -> Relayed:
         """Relay one request to the forward's consumed API; every failure is an :class:`ErrorInfo`, as for a tool."""
         try:
-            answer = await self.invoker.upstreams.relay(entry.forward.target, method, path, query, headers, body)
+            answer = await self.invoker.upstreams.relay(entry.forward.target, request)
         except Exception as exc:
             return Relayed(error=failure_from_exception(exc, self.redactor, tool=f"forward {entry.resource.path}"))
         return Relayed(answer.status, answer.headers.get("content-type"), answer.data)
@@ -408,17 +391,9 @@ class CombinedService:
     def forwards(self) -> Sequence[ForwardEntry]:
         return [e for s in self.services for e in s.forwards()]
 
-    async def relay(
-        self,
-        entry: ForwardEntry,
-        method: str,
-        path: str,
-        query: tuple[tuple[str, str], ...],
-        headers: tuple[tuple[str, str], ...],
-        body: EncodedBody | None,
-    ) -> Relayed:
+    async def relay(self, entry: ForwardEntry, request: RelayRequest) -> Relayed:
         owner = next(s for s in self.services if entry in s.forwards())
-        return await owner.relay(entry, method, path, query, headers, body)
+        return await owner.relay(entry, request)
 
 
 def build_service(

@@ -31,7 +31,7 @@ from hms_recordings.runtime.upstream import (
     UpstreamResponse,
 )
 
-__all__ = ["UpstreamSettings", "Upstreams"]
+__all__ = ["RelayRequest", "UpstreamSettings", "Upstreams"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,18 @@ class UpstreamSettings:
     observers: Sequence[UpstreamObserver] = ()
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+
+
+@dataclass(frozen=True)
+class RelayRequest:
+    """A request a REST ``forward`` relays: the path below the API's base (checked, encoded), the query, the
+    trusted inbound headers and the body as they came."""
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+    body: EncodedBody | None = None
 
 
 class Upstreams:
@@ -119,16 +131,8 @@ class Upstreams:
             expect_json=plan.operation.output_format == "json",
         )
 
-    async def relay(
-        self,
-        namespace: str,
-        method: str,
-        path: str,
-        query: tuple[tuple[str, str], ...],
-        headers: tuple[tuple[str, str], ...],
-        body: EncodedBody | None,
-    ) -> UpstreamResponse:
-        """Relay one request to a consumed API (a REST ``forward``): ``path`` already checked and encoded, the
+    async def relay(self, namespace: str, relayed: RelayRequest) -> UpstreamResponse:
+        """Relay one request to a consumed API (a REST ``forward``): its path already checked and encoded, the
         API's own fixed parameters (``inputParameters`` with a ``value``) and credential added."""
         client = self.clients[namespace]
         if client.base_url == EMPTY_BASE_URI and namespace not in self.settings.transports:
@@ -146,7 +150,13 @@ class Upstreams:
             elif param.location == "query":
                 fixed_query.append((param.name, template.render(self.scope)))
         request = PreparedRequest(
-            method, path, (*query, *fixed_query), (*headers, *fixed_headers), None, body is not None, body
+            relayed.method,
+            relayed.path,
+            (*relayed.query, *fixed_query),
+            (*relayed.headers, *fixed_headers),
+            None,
+            relayed.body is not None,
+            relayed.body,
         )
         return await client.relay(request, operation=f"{namespace} forward")
 
