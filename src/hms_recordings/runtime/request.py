@@ -132,6 +132,8 @@ class RequestPlan:
     body_plan: BodyPlan | None
     path_values: tuple[tuple[str, Template], ...] = ()  # path parameters with a fixed ``value``
     literal_query: tuple[tuple[str, Template], ...] = ()  # ``?a=b`` written into the path itself
+    #: ``{{tools.repo}}`` in a body is the argument ``repo``, as ``tools.repo`` is in a ``with``: (variable, argument).
+    body_aliases: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def compile(cls, operation: Operation, static_headers: tuple[ConsumedParam, ...] = ()) -> RequestPlan:
@@ -173,20 +175,8 @@ class RequestPlan:
                 if p.location == "path" and p.value is not None
             ),
             literal_query=literal_query,
+            body_aliases=_body_aliases(operation.body),
         )
-
-    @property
-    def body_aliases(self) -> tuple[tuple[str, str], ...]:
-        """``{{tools.repo}}`` in a body is the argument ``repo``, as ``tools.repo`` is in a ``with``: (variable,
-        argument) for each body variable with one of the prefixes that name the caller's arguments."""
-        if self.body_plan is None:
-            return ()
-        out = []
-        for name in self.body_plan.names:
-            prefix, dot, arg = name.partition(".")
-            if dot and prefix in SEED_ALIASES and arg and "." not in arg:
-                out.append((name, arg))
-        return tuple(out)
 
     @property
     def path_names(self) -> tuple[str, ...]:
@@ -222,11 +212,14 @@ class RequestPlan:
 
     def build(self, params: dict[str, Any], scope: Scope) -> PreparedRequest:
         path = []
-        fixed = dict(self.path_values)
-        # Fixed values, the path's literal query and the body see the arguments as ``with`` mapped them too.
-        given = {**scope.args, **params}
-        given.update({alias: given[arg] for alias, arg in self.body_aliases if arg in given})
-        with_args = Scope(given, scope.bindings, scope.namespaces)
+        fixed = dict(self.path_values) if self.path_values else {}
+        # Fixed values, the path's literal query and the body see the arguments as ``with`` mapped them too (a scope
+        # built only when one of them is there: the plain call pays nothing for it).
+        with_args = scope
+        if self.path_values or self.literal_query or self.body_plan is not None:
+            given = {**scope.args, **params}
+            given.update({alias: given[arg] for alias, arg in self.body_aliases if arg in given})
+            with_args = Scope(given, scope.bindings, scope.namespaces)
         for part in self.path_parts:
             if isinstance(part, tuple):
                 name = part[0]
@@ -239,7 +232,8 @@ class RequestPlan:
             else:
                 path.append(part)
         query = [(p.name, as_text(v)) for p, v in self._values(self.query, params, scope)]
-        query += [(key, t.render(with_args)) for key, t in self.literal_query if not t.missing(with_args)]
+        if self.literal_query:
+            query += [(key, t.render(with_args)) for key, t in self.literal_query if not t.missing(with_args)]
         for name, text in query:
             # A schema `pattern` ending in `$` lets one trailing newline through (Python's `re.search`), so an id
             # filter like "<24 hex>\n" would reach the upstream: no control character ever goes into a query.
@@ -290,3 +284,14 @@ class RequestPlan:
             return value is not None, value
         collected = {p.name: params[p.name] for p in self.body_params if params.get(p.name) is not None}
         return True, collected
+
+
+def _body_aliases(body: Any) -> tuple[tuple[str, str], ...]:
+    if body is None:
+        return ()
+    out = []
+    for name in BodyPlan.compile(body).names:
+        prefix, dot, arg = name.partition(".")
+        if dot and prefix in SEED_ALIASES and arg and "." not in arg:
+            out.append((name, arg))
+    return tuple(out)
