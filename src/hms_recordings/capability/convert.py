@@ -22,7 +22,6 @@ property the tests hold on the whole corpus: loading the converted file gives th
 from __future__ import annotations
 
 import dataclasses
-import io
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +31,7 @@ from jsonschema.exceptions import best_match
 
 from hms_recordings.capability.strict import strip_extensions
 from hms_recordings.capability.versions import ALPHA2, VERSIONS, FormatVersion, normalise, official_schema
-from hms_recordings.capability.yamlsource import PathKey, YamlDoc
+from hms_recordings.capability.yamlsource import PathKey, YamlDoc, dump_yaml
 from hms_recordings.errors import Finding
 
 __all__ = ["TARGETS", "Conversion", "comparable", "convert", "run_convert"]
@@ -68,7 +67,7 @@ class Conversion:
     @property
     def text(self) -> str:
         """The converted file as YAML (written on demand: the emitter is the slow part)."""
-        return "" if self.data is None else _dump(self.data)
+        return "" if self.data is None else dump_yaml(self.data)
 
 
 def convert(doc: YamlDoc, target: str, *, check: bool = True) -> Conversion:
@@ -245,19 +244,6 @@ def _kebab(text: str) -> str:
 
 #: Free-form maps whose keys are data (also in :mod:`.versions`): never renamed or keyed.
 _FREE = frozenset({"with", "keys", "data", "metadata", "semantics", "hints", "template"})
-
-
-def _dump(data: Any) -> str:
-    from ruamel.yaml import YAML  # imported here: the CLI's other commands never need the emitter
-
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
-    yaml.width = 4096
-    yaml.allow_unicode = True
-    stream = io.StringIO()
-    yaml.dump(data, stream)
-    return stream.getvalue()
 
 
 def run_convert(path: str, target: str, output: str | None) -> int:

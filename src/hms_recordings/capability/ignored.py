@@ -20,11 +20,11 @@ The walk runs on the document normalised to the alpha2 shape (:mod:`.versions`),
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from hms_recordings.capability.model import BODY_KINDS
 from hms_recordings.capability.yamlsource import PathKey, YamlDoc, format_path
 from hms_recordings.errors import Finding
 
@@ -88,13 +88,6 @@ CONSTRUCTS: dict[str, tuple[str, str, str]] = {
     "tags": ("ignored", "`tags` are not published", ""),
 }
 
-#: The body types the runtime encodes (runtime/bodies.py reads the same names); any other is sent as JSON.
-BODY_TYPES = frozenset(
-    {"json", "text", "xml", "sparql", "formUrlEncoded", "form", "urlencoded", "multipartForm", "multipart"}
-)
-_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
 #: ``add(path, construct, detail="")``: records one construct.
 Add = Callable[..., None]
 
@@ -193,7 +186,7 @@ def _operation(op: dict[str, Any], path: PathKey, add: Add) -> None:
     if raw is not None and raw != "json":
         add((*path, "outputRawFormat"), "operation.outputRawFormat", f"`outputRawFormat: {raw}`")
     body = op.get("body")
-    if isinstance(body, dict) and isinstance(body.get("type"), str) and body["type"] not in BODY_TYPES:
+    if isinstance(body, dict) and isinstance(body.get("type"), str) and body["type"].lower() not in BODY_KINDS:
         add((*path, "body", "type"), "operation.body-encoding", f"`body: {{type: {body['type']}}}`")
 
 

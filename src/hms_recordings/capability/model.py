@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "BODY_KINDS",
     "EMPTY_BASE_URI",
     "Aggregate",
     "AggregateFunction",
@@ -39,6 +40,23 @@ __all__ = [
 ]
 
 JsonSchema = dict[str, Any]
+
+
+#: A request body's ``type`` (lowercased) -> how the runtime encodes it (runtime/bodies.py); ``validate`` lists any
+#: other type, which is sent as JSON (capability/ignored.py). The format's names and the spellings published files use.
+BODY_KINDS: dict[str, str] = {
+    "json": "json",
+    "text": "text",
+    "xml": "text",
+    "sparql": "text",
+    "formurlencoded": "form",
+    "form": "form",
+    "urlencoded": "form",
+    "form-urlencoded": "form",
+    "multipartform": "multipart",
+    "multipart": "multipart",
+    "multipart-form": "multipart",
+}
 
 
 #: Where a consumed API with ``baseUri: ''`` points until ``--upstream`` gives its address (``.invalid`` never

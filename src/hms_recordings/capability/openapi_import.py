@@ -26,12 +26,12 @@ constant, documented in the README.
 from __future__ import annotations
 
 import copy
-import io
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from hms_recordings.capability.yamlsource import dump_yaml
 from hms_recordings.errors import CapabilityError
 
 __all__ = [
@@ -42,7 +42,6 @@ __all__ = [
     "MAX_SPEC_BYTES",
     "PLACEHOLDER_HOST",
     "ImportResult",
-    "dump_capability",
     "import_openapi",
     "read_openapi",
 ]
@@ -96,7 +95,7 @@ class ImportResult:
 
     @property
     def text(self) -> str:
-        return dump_capability(self.data)
+        return dump_yaml(self.data)
 
 
 def read_openapi(text: str, source: str = "", *, max_bytes: int = MAX_SPEC_BYTES) -> dict[str, Any]:
@@ -119,20 +118,6 @@ def read_openapi(text: str, source: str = "", *, max_bytes: int = MAX_SPEC_BYTES
     if not isinstance(data, dict):
         raise CapabilityError(f"{name} is not an OpenAPI document: its top level is not a mapping")
     return data
-
-
-def dump_capability(data: dict[str, Any]) -> str:
-    """YAML text of ``data``, keys in the order built (ruamel.yaml, the project's YAML library)."""
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
-    yaml.width = 4096
-    yaml.allow_unicode = True
-    stream = io.StringIO()
-    yaml.dump(data, stream)
-    return stream.getvalue()
 
 
 def _mapping(value: Any) -> dict[str, Any]:

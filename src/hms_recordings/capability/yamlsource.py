@@ -31,6 +31,7 @@ __all__ = [
     "YamlDoc",
     "YamlLimits",
     "dump_parsed",
+    "dump_yaml",
     "format_path",
     "measure_events",
     "parse_yaml",
@@ -242,3 +243,20 @@ def read_yaml(path: str | Path) -> YamlDoc:
             f"cannot read capability file {path}: {exc.__class__.__name__}: {exc}", file=str(path)
         ) from None
     return _load_companion(Path(path), text) or parse_yaml(text, str(path))
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML text of plain ``data``, keys in the order built, block style, long lines kept (``convert`` and
+    ``import openapi`` write capability files with it)."""
+    import io
+
+    from ruamel.yaml import YAML  # imported here: the commands that only read never need the emitter
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
+    yaml.width = 4096
+    yaml.allow_unicode = True
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    return stream.getvalue()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hms_recordings.capability.model import Capability
+from hms_recordings.capability.templates import Template
 from hms_recordings.errors import BindingError
 
 __all__ = ["Bindings", "resolve_bindings"]
@@ -137,9 +138,6 @@ def resolve_bindings(capability: Capability, env: Mapping[str, str] | None = Non
     return Bindings(values, frozenset(namespaces))
 
 
-_VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}")
-
-
 def _unbound_credential_variables(capability: Capability) -> list[str]:
     """The environment variables the consumed APIs' credentials and fixed headers name without a bind."""
     keys = {key for bind in capability.binds for key in bind.keys}
@@ -152,7 +150,7 @@ def _unbound_credential_variables(capability: Capability) -> list[str]:
         texts += [p.value for p in api.params if p.value]
     found: dict[str, None] = {}
     for text in texts:
-        for name in _VARIABLE.findall(text):
+        for name in Template.compile(text).names:
             head, dot, rest = name.partition(".")
             variable = rest if dot else head
             if (dot and head not in namespaces) or "." in variable or variable in keys:

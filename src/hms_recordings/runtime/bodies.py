@@ -24,14 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from hms_recordings.capability.model import BODY_KINDS
 from hms_recordings.capability.templates import MISSING, Scope, Template, as_text
 from hms_recordings.errors import ToolInputError
 
 __all__ = ["BodyPlan", "EncodedBody"]
 
 _TEXT_TYPES = {"text": "text/plain", "xml": "application/xml", "sparql": "application/sparql-query"}
-_FORM = {"formUrlEncoded", "form", "urlencoded", "form-urlencoded", "formurlencoded"}
-_MULTIPART = {"multipartForm", "multipart", "multipart-form", "multipartform"}
 _DROP: Any = object()  # a JSON/form value whose variable the caller did not give
 
 
@@ -53,13 +52,12 @@ class BodyPlan:
     @classmethod
     def compile(cls, body: Any) -> BodyPlan:
         if isinstance(body, dict) and isinstance(body.get("type"), str) and "data" in body:
-            kind = body["type"]
-            data = body["data"]
-            if kind in _TEXT_TYPES:
-                return cls("text", _tree(str(data)), _TEXT_TYPES[kind])
-            if kind in _FORM or kind.lower() in _FORM:
+            kind, data = BODY_KINDS.get(body["type"].lower(), "json"), body["data"]
+            if kind == "text":
+                return cls("text", _tree(str(data)), _TEXT_TYPES[body["type"].lower()])
+            if kind == "form":
                 return cls("form", _tree(data), "application/x-www-form-urlencoded")
-            if kind in _MULTIPART or kind.lower() in _MULTIPART:
+            if kind == "multipart":
                 return cls("multipart", _tree(data if isinstance(data, list) else []), "multipart/form-data")
             return cls("json", _tree(data), "application/json")
         if isinstance(body, str):

@@ -80,6 +80,7 @@ class Upstreams:
                 f"--upstream names {', '.join(sorted(unknown))}, which the capability does not "
                 f"consume (known: {', '.join(sorted(capability.consumes))})"
             )
+        self._fixed: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {}  # see _fixed_params
         self.clients: dict[str, UpstreamClient] = {}
         for namespace, api in capability.consumes.items():
             self.clients[namespace] = UpstreamClient(
@@ -113,18 +114,20 @@ class Upstreams:
             if client.credentials is not None and (problem := client.credentials.problem())
         ]
 
-    async def send(
-        self, plan: RequestPlan, params: dict[str, Any], scope: Scope, *, safe_to_retry: bool
-    ) -> UpstreamResponse:
-        request = plan.build(params, scope)
-        client = self.clients[plan.operation.namespace]
-        if client.base_url == EMPTY_BASE_URI and plan.operation.namespace not in self.settings.transports:
-            namespace = plan.operation.namespace
+    def _client(self, namespace: str) -> UpstreamClient:
+        client = self.clients[namespace]
+        if client.base_url == EMPTY_BASE_URI and namespace not in self.settings.transports:
             raise ConfigError(
                 f"the capability leaves the address of `{namespace}` empty (`baseUri: ''`), so nothing was sent; "
                 f"serve or call with `--upstream {namespace}=https://host/prefix`"
             )
-        return await client.send(
+        return client
+
+    async def send(
+        self, plan: RequestPlan, params: dict[str, Any], scope: Scope, *, safe_to_retry: bool
+    ) -> UpstreamResponse:
+        request = plan.build(params, scope)
+        return await self._client(plan.operation.namespace).send(
             request,
             operation=plan.operation.key,
             safe_to_retry=safe_to_retry,
@@ -134,31 +137,34 @@ class Upstreams:
     async def relay(self, namespace: str, relayed: RelayRequest) -> UpstreamResponse:
         """Relay one request to a consumed API (a REST ``forward``): its path already checked and encoded, the
         API's own fixed parameters (``inputParameters`` with a ``value``) and credential added."""
-        client = self.clients[namespace]
-        if client.base_url == EMPTY_BASE_URI and namespace not in self.settings.transports:
-            raise ConfigError(
-                f"the capability leaves the address of `{namespace}` empty (`baseUri: ''`), so nothing was sent; "
-                f"serve with `--upstream {namespace}=https://host/prefix`"
-            )
-        fixed_headers, fixed_query = [], []
-        for param in self.capability.consumes[namespace].params:
-            template = Template.compile(param.value) if param.value is not None else None
-            if template is None or template.missing(self.scope):
-                continue
-            if param.location == "header":
-                fixed_headers.append((param.name, template.render(self.scope)))
-            elif param.location == "query":
-                fixed_query.append((param.name, template.render(self.scope)))
+        client = self._client(namespace)
+        headers, query = self._fixed_params(namespace)
         request = PreparedRequest(
             relayed.method,
             relayed.path,
-            (*relayed.query, *fixed_query),
-            (*relayed.headers, *fixed_headers),
+            (*relayed.query, *query),
+            (*relayed.headers, *headers),
             None,
             relayed.body is not None,
             relayed.body,
         )
         return await client.relay(request, operation=f"{namespace} forward")
+
+    def _fixed_params(self, namespace: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """The consumed API's own header and query parameters with a ``value``, rendered from the bindings (which
+        do not change while serving) once, on the first relay."""
+        if namespace not in self._fixed:
+            headers: list[tuple[str, str]] = []
+            query: list[tuple[str, str]] = []
+            for param in self.capability.consumes[namespace].params:
+                template = Template.compile(param.value) if param.value is not None else None
+                if template is None or template.missing(self.scope):
+                    continue  # as for a tool: a fixed value that still needs a variable is not sent
+                target = headers if param.location == "header" else query if param.location == "query" else None
+                if target is not None:
+                    target.append((param.name, template.render(self.scope)))
+            self._fixed[namespace] = (headers, query)
+        return self._fixed[namespace]
 
     async def send_operation(
         self, key: str, params: dict[str, Any], *, safe_to_retry: bool | None = None
